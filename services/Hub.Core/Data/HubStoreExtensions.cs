@@ -1,0 +1,17 @@
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Hub.Core.Data;
+
+public static class HubStoreExtensions
+{
+    public static IHostApplicationBuilder AddHubStore(this IHostApplicationBuilder builder)
+    {
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+        builder.Services.AddSingleton<HubDb>();
+        builder.Services.AddSingleton<Migrator>();
+        builder.Services.AddHostedService<MigrationHostedService>();
+        return builder;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Data.Common;
+using Microsoft.Data.SqlClient;
+using Microsoft.Data.Sqlite;
+
+namespace Hub.Core.Data;
+
+/// <summary>
+/// Everything that differs between SQLite and SQL Server, in one place. Feature SQL is written in the
+/// common subset (times are Unix milliseconds, booleans are integers) and asks the dialect for the rest.
+/// </summary>
+public abstract class SqlDialect
+{
+    public abstract string Name { get; }
+    public abstract DbConnection CreateConnection(string connectionString);
+
+    /// <summary>Appended after ORDER BY to return at most <c>@limit</c> rows.</summary>
+    public abstract string LimitClause { get; }
+
+    /// <summary>Prepended to a SELECT that reads a row the transaction is about to update (SQL Server needs a lock hint; SQLite's write transaction already holds the lock).</summary>
+    public abstract string LockedTable(string table);
+
+    public abstract bool IsUniqueViolation(DbException exception);
+
+    /// <summary>Run once per opened connection.</summary>
+    public virtual Task PrepareAsync(DbConnection connection, CancellationToken ct) => Task.CompletedTask;
+
+    public static SqlDialect For(string database) => database switch
+    {
+        "sqlite" => new SqliteDialect(),
+        "sqlserver" => new SqlServerDialect(),
+        _ => throw new InvalidOperationException($"Unknown HUB_DATABASE '{database}'."),
+    };
+}
+
+public sealed class SqliteDialect : SqlDialect
+{
+    static SqliteDialect() => SQLitePCL.Batteries_V2.Init();
+
+    public override string Name => "sqlite";
+    public override DbConnection CreateConnection(string connectionString) => new SqliteConnection(connectionString);
+    public override string LimitClause => "LIMIT @limit";
+    public override string LockedTable(string table) => table;
+
+    // SQLITE_CONSTRAINT (19): UNIQUE and PRIMARY KEY violations.
+    public override bool IsUniqueViolation(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 };
+
+    public override async Task PrepareAsync(DbConnection connection, CancellationToken ct)
+    {
+        // WAL is persistent in the file; synchronous=NORMAL in WAL survives a process crash (only an
+        // OS crash can lose the last commits), which is the failure the hub promises to survive.
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}
+
+public sealed class SqlServerDialect : SqlDialect
+{
+    public override string Name => "sqlserver";
+    public override DbConnection CreateConnection(string connectionString) => new SqlConnection(connectionString);
+    public override string LimitClause => "OFFSET 0 ROWS FETCH NEXT @limit ROWS ONLY";
+    public override string LockedTable(string table) => $"{table} WITH (UPDLOCK, ROWLOCK)";
+
+    // 2627: unique constraint, 2601: unique index.
+    public override bool IsUniqueViolation(DbException exception) =>
+        exception is SqlException { Number: 2627 or 2601 };
+}

@@ -1,0 +1,34 @@
+namespace Hub.Core.Messages;
+
+/// <summary>A stored message: a user's, an AI reply or an agent's (<see cref="Sender"/> user | ai | human).</summary>
+public sealed class MessageRecord
+{
+    public string Id { get; init; } = "";
+    public string ConversationId { get; init; } = "";
+    public string BotId { get; init; } = "";
+    public long Sequence { get; init; }
+    public string Sender { get; init; } = "";
+    public string Content { get; init; } = "";
+    public string? ReplyTo { get; init; }
+    public string? ResponseMode { get; init; }
+    public string? ReplyState { get; init; }
+    public long? RedriveAt { get; init; }
+    public int Attempts { get; init; }
+    public string? ErrorCode { get; init; }
+    public string? AgentId { get; init; }
+    public string? Model { get; init; }
+    public int PromptTokens { get; init; }
+    public int CompletionTokens { get; init; }
+    public double InputCredits { get; init; }
+    public double OutputCredits { get; init; }
+    public long CreatedAt { get; init; }
+}
+
+public static class ReplyStates
+{
+    public const string Pending = "pending";
+    public const string Working = "working";
+    public const string Answered = "answered";
+    public const string Failed = "failed";
+    public const string Skipped = "skipped";
+}
