@@ -1,6 +1,21 @@
+using Hub.AiWorker;
+using Hub.Api;
+using Hub.Api.Health;
+using Hub.Core.Hosting;
+using Hub.Dispatcher;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.WebHost.UseUrls(builder.Configuration["HUB_URLS"] ?? builder.Configuration["urls"] ?? "http://127.0.0.1:5080");
+builder.AddHubDefaults();
+builder.AddHubHealth();
+builder.AddHubApi();
+builder.AddAiWorker();
+builder.AddDispatcher();
+builder.AddHubBus();
+
 var app = builder.Build();
-
-app.MapGet("/", () => "Hello World!");
-
+app.MapHubApi();
+app.MapHubHealth();
 app.Run();
+
+public partial class Program;

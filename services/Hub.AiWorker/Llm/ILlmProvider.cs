@@ -1,0 +1,37 @@
+namespace Hub.AiWorker.Llm;
+
+/// <summary>One chat model behind the hub: the OpenAI-compatible server or the offline provider.</summary>
+public interface ILlmProvider
+{
+    string Name { get; }
+
+    /// <summary>
+    /// Streams the reply. Text arrives in <see cref="LlmUpdate.Text"/> chunks; the last update carries
+    /// <see cref="LlmUpdate.Usage"/>. Transient failures surface as <see cref="LlmTransientException"/>.
+    /// </summary>
+    IAsyncEnumerable<LlmUpdate> StreamAsync(LlmRequest request, CancellationToken ct);
+}
+
+/// <param name="Role">system | user | assistant</param>
+public sealed record ChatTurn(string Role, string Content);
+
+public sealed record LlmRequest(
+    string? Model,
+    double? Temperature,
+    IReadOnlyList<ChatTurn> Messages,
+    IReadOnlyList<string> Knowledge,
+    string? FallbackText);
+
+public sealed record LlmUpdate(string? Text, LlmTokenUsage? Usage = null);
+
+public sealed record LlmTokenUsage(int PromptTokens, int CompletionTokens);
+
+/// <summary>A failure worth another try: 429, 5xx, a timeout or a dropped connection.</summary>
+public sealed class LlmTransientException(string message, TimeSpan? retryAfter = null, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>A failure another try will not fix (400, 401, 404 from the LLM server).</summary>
+public sealed class LlmPermanentException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,75 @@
+using Dapper;
+using Hub.Contracts;
+using Hub.Core.Data;
+using Hub.Core.Hosting;
+using MassTransit;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Hub.AiWorker.Replies;
+
+/// <summary>
+/// Accepted means answered: every user message is stored with <c>reply_state = pending</c> and a
+/// <c>redrive_at</c> time before its <see cref="ProduceReply"/> is published. This sweeper publishes
+/// it again for messages still unanswered after that time (a lost publish, a broker outage, a worker
+/// killed mid-reply). With the in-memory bus nothing survives a restart, so at start-up it re-drives
+/// every unanswered message at once.
+/// </summary>
+public sealed class PendingReplyRedriver(
+    HubDb db,
+    IBus bus,
+    TimeProvider clock,
+    IOptions<AiWorkerOptions> options,
+    IOptions<HubOptions> hub,
+    ILogger<PendingReplyRedriver> logger) : BackgroundService
+{
+    private sealed record Due(string Id, string ConversationId, string BotId, long RedriveAt);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var everything = !hub.Value.UsesRabbitMq;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.RedriveSweepSeconds), clock);
+        do
+        {
+            try
+            {
+                while (await SweepAsync(everything, stoppingToken) > 0 && !stoppingToken.IsCancellationRequested) { }
+                everything = false;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Re-drive sweep failed; trying again next tick");
+            }
+        } while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Publishes one batch of due messages; returns how many.</summary>
+    public async Task<int> SweepAsync(bool everything, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var next = now + options.Value.RedriveAfterSeconds * 1000L;
+        await using var c = await db.OpenAsync(ct);
+        var due = (await c.QueryAsync<Due>(new CommandDefinition(
+            $"""
+            SELECT id, conversation_id, bot_id, redrive_at FROM messages
+            WHERE reply_state IN ('pending', 'working') AND redrive_at <= @cutoff
+            ORDER BY redrive_at {db.Dialect.LimitClause}
+            """,
+            new { cutoff = everything ? long.MaxValue : now, limit = 200 }, cancellationToken: ct))).ToList();
+
+        var published = 0;
+        foreach (var message in due)
+        {
+            // Moving redrive_at first means two sweepers never publish the same message for one tick.
+            var taken = await c.ExecuteAsync(
+                "UPDATE messages SET redrive_at = @next WHERE id = @Id AND redrive_at = @RedriveAt",
+                new { next, message.Id, message.RedriveAt });
+            if (taken == 0) continue;
+            await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, StreamDeltas: false), ct);
+            published++;
+        }
+        if (published > 0) logger.LogInformation("Re-drove {Count} unanswered messages", published);
+        return published;
+    }
+}

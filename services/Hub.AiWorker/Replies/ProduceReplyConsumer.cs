@@ -1,0 +1,102 @@
+using System.Text;
+using Hub.AiWorker.Llm;
+using Hub.Contracts;
+using Hub.Core.Hosting;
+using Hub.Core.Messages;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Hub.AiWorker.Replies;
+
+/// <summary>
+/// Answers one user message: claim it, ask the LLM (retrying transient failures before the first chunk),
+/// stream chunks to whoever listens, store the reply once, announce it. Redeliveries are harmless: a
+/// message already answered is announced again, one being answered elsewhere is left alone.
+/// </summary>
+public sealed class ProduceReplyConsumer(
+    ReplyStore store,
+    ILlmProvider llm,
+    LlmResilience resilience,
+    IOptions<AiWorkerOptions> options,
+    ILogger<ProduceReplyConsumer> logger) : IConsumer<ProduceReply>
+{
+    public async Task Consume(ConsumeContext<ProduceReply> context)
+    {
+        var command = context.Message;
+        var ct = context.CancellationToken;
+        var claim = await store.ClaimAsync(command.MessageId, TimeSpan.FromSeconds(options.Value.ReplyLeaseSeconds), ct);
+        switch (claim)
+        {
+            case ReplyStore.AlreadyAnswered answered:
+                await context.Publish(new ReplyProduced(command.MessageId, command.ConversationId, answered.ReplyId, 0), ct);
+                return;
+            case ReplyStore.NotWithBot notWithBot:
+                await context.Publish(new ReplySkipped(command.MessageId, command.ConversationId, notWithBot.Status), ct);
+                return;
+            case ReplyStore.Claimed claimed:
+                await AnswerAsync(context, claimed, ct);
+                return;
+        }
+    }
+
+    private async Task AnswerAsync(ConsumeContext<ProduceReply> context, ReplyStore.Claimed claimed, CancellationToken ct)
+    {
+        var (message, bot) = (claimed.Message, claimed.Bot);
+        var history = await store.HistoryAsync(message, options.Value.HistoryMessages, ct);
+        var request = PromptBuilder.Build(bot, history, knowledgeInPrompt: llm is not OfflineProvider);
+        var replyId = Ids.New("msg");
+        var text = new StringBuilder();
+        var deltas = 0;
+        LlmTokenUsage? usage = null;
+
+        try
+        {
+            var started = await resilience.StartAsync(llm, request, ct);
+            if (started is { } s)
+            {
+                await using var stream = s.Stream;
+                var update = s.First;
+                while (true)
+                {
+                    if (!string.IsNullOrEmpty(update.Text))
+                    {
+                        text.Append(update.Text);
+                        if (context.Message.StreamDeltas)
+                            await context.Publish(new ReplyDeltaProduced(message.Id, message.ConversationId, replyId, deltas++, update.Text), ct);
+                    }
+                    usage = update.Usage ?? usage;
+                    if (!await stream.MoveNextAsync()) break;
+                    update = stream.Current;
+                }
+            }
+        }
+        catch (Exception e) when (e is LlmTransientException or LlmPermanentException)
+        {
+            var code = e is LlmTransientException ? "llm_unavailable" : "llm_error";
+            logger.LogWarning(e, "No reply for {MessageId}: {Code}", message.Id, code);
+            await store.MarkFailedAsync(message.Id, code, ct);
+            await context.Publish(new ReplyFailed(message.Id, message.ConversationId, code, e.Message), ct);
+            return;
+        }
+
+        var tokens = usage ?? new LlmTokenUsage(TokenCounter.CountPrompt(request.Messages), TokenCounter.Count(text.ToString()));
+        var (inputCredits, outputCredits) = Credits.For(tokens.PromptTokens, tokens.CompletionTokens, bot.InputCreditsPer1k, bot.OutputCreditsPer1k);
+        var stored = await store.StoreReplyAsync(message, replyId, text.ToString(), request.Model ?? llm.Name,
+            new LlmUsageTotals(tokens.PromptTokens, tokens.CompletionTokens, inputCredits, outputCredits), ct);
+
+        switch (stored)
+        {
+            case ReplyStore.Inserted inserted:
+                await context.Publish(new ReplyProduced(message.Id, message.ConversationId, inserted.Reply.Id, deltas), ct);
+                break;
+            case ReplyStore.Duplicate duplicate:
+                await context.Publish(new ReplyProduced(message.Id, message.ConversationId, duplicate.ReplyId, 0), ct);
+                break;
+            case ReplyStore.Refused refused:
+                logger.LogInformation("Reply to {MessageId} dropped: the conversation is now {Status}", message.Id, refused.Status);
+                await context.Publish(new ReplySkipped(message.Id, message.ConversationId, refused.Status), ct);
+                break;
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using Dapper;
+using Hub.Core.Bots;
+using Hub.Core.Data;
+using Hub.Core.Messages;
+
+namespace Hub.AiWorker.Replies;
+
+/// <summary>The AI worker's SQL: claim a user message, read its history, store exactly one reply.</summary>
+public sealed class ReplyStore(HubDb db, TimeProvider clock)
+{
+    public abstract record Claim;
+    public sealed record Claimed(MessageRecord Message, BotRecord Bot) : Claim;
+    public sealed record AlreadyAnswered(string ReplyId) : Claim;
+    public sealed record NotWithBot(string Status) : Claim;
+    /// <summary>Another worker holds the lease, or the message is gone or already settled.</summary>
+    public sealed record Nothing : Claim;
+
+    private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Takes the lease on a pending message (or on one whose lease ran out).</summary>
+    public Task<Claim> ClaimAsync(string messageId, TimeSpan lease, CancellationToken ct) =>
+        db.InTransactionAsync<Claim>(async (c, tx) =>
+        {
+            var message = await c.QuerySingleOrDefaultAsync<MessageRecord>(
+                $"SELECT * FROM {db.Dialect.LockedTable("messages")} WHERE id = @messageId AND sender = 'user'",
+                new { messageId }, tx);
+            if (message is null) return new Nothing();
+
+            if (message.ReplyState == ReplyStates.Answered)
+            {
+                var replyId = await c.QuerySingleOrDefaultAsync<string>(
+                    "SELECT id FROM messages WHERE reply_to = @messageId AND sender = 'ai'", new { messageId }, tx);
+                return replyId is null ? new Nothing() : new AlreadyAnswered(replyId);
+            }
+            var now = Now;
+            var claimable = message.ReplyState == ReplyStates.Pending
+                || (message.ReplyState == ReplyStates.Working && message.RedriveAt <= now);
+            if (!claimable) return new Nothing();
+
+            var status = await c.QuerySingleAsync<string>(
+                "SELECT status FROM conversations WHERE id = @ConversationId", new { message.ConversationId }, tx);
+            if (status != "bot")
+            {
+                await c.ExecuteAsync(
+                    "UPDATE messages SET reply_state = 'skipped', redrive_at = NULL WHERE id = @messageId",
+                    new { messageId }, tx);
+                return new NotWithBot(status);
+            }
+
+            await c.ExecuteAsync(
+                "UPDATE messages SET reply_state = 'working', redrive_at = @leaseEnd, attempts = attempts + 1 WHERE id = @messageId",
+                new { messageId, leaseEnd = now + (long)lease.TotalMilliseconds }, tx);
+            var bot = await c.QuerySingleOrDefaultAsync<BotRecord>("SELECT * FROM bots WHERE id = @BotId", new { message.BotId }, tx);
+            return bot is null ? new Nothing() : new Claimed(message, bot);
+        }, ct);
+
+    /// <summary>The conversation up to and including <paramref name="message"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<MessageRecord>> HistoryAsync(MessageRecord message, int limit, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var rows = await c.QueryAsync<MessageRecord>(new CommandDefinition(
+            $"""
+            SELECT sender, content, sequence FROM messages
+            WHERE conversation_id = @ConversationId AND sequence <= @Sequence
+            ORDER BY sequence DESC {db.Dialect.LimitClause}
+            """,
+            new { message.ConversationId, message.Sequence, limit = Math.Max(1, limit) }, cancellationToken: ct));
+        return rows.Reverse().ToList();
+    }
+
+    public abstract record Stored;
+    public sealed record Inserted(MessageRecord Reply) : Stored;
+    public sealed record Duplicate(string ReplyId) : Stored;
+    public sealed record Refused(string Status) : Stored;
+
+    /// <summary>
+    /// Stores the AI reply unless the conversation left the bot meanwhile (a handoff while the reply was
+    /// in flight) or a reply already exists (the unique index on <c>reply_to</c> is the last word).
+    /// </summary>
+    public async Task<Stored> StoreReplyAsync(MessageRecord userMessage, string replyId, string text, string? model,
+        LlmUsageTotals usage, CancellationToken ct)
+    {
+        try
+        {
+            return await db.InTransactionAsync<Stored>(async (c, tx) =>
+            {
+                var status = await c.QuerySingleAsync<string>(
+                    $"SELECT status FROM {db.Dialect.LockedTable("conversations")} WHERE id = @ConversationId",
+                    new { userMessage.ConversationId }, tx);
+                if (status != "bot")
+                {
+                    await c.ExecuteAsync("UPDATE messages SET reply_state = 'skipped', redrive_at = NULL WHERE id = @Id",
+                        new { userMessage.Id }, tx);
+                    return new Refused(status);
+                }
+
+                var now = Now;
+                await c.ExecuteAsync(
+                    "UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @now WHERE id = @ConversationId",
+                    new { userMessage.ConversationId, now }, tx);
+                var sequence = await c.QuerySingleAsync<long>(
+                    "SELECT last_sequence FROM conversations WHERE id = @ConversationId", new { userMessage.ConversationId }, tx);
+                var reply = new MessageRecord
+                {
+                    Id = replyId,
+                    ConversationId = userMessage.ConversationId,
+                    BotId = userMessage.BotId,
+                    Sequence = sequence,
+                    Sender = "ai",
+                    Content = text,
+                    ReplyTo = userMessage.Id,
+                    Model = model,
+                    PromptTokens = usage.PromptTokens,
+                    CompletionTokens = usage.CompletionTokens,
+                    InputCredits = usage.InputCredits,
+                    OutputCredits = usage.OutputCredits,
+                    CreatedAt = now,
+                };
+                await c.ExecuteAsync(
+                    """
+                    INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, reply_to, model,
+                        prompt_tokens, completion_tokens, input_credits, output_credits, created_at)
+                    VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ReplyTo, @Model,
+                        @PromptTokens, @CompletionTokens, @InputCredits, @OutputCredits, @CreatedAt)
+                    """, reply, tx);
+                await c.ExecuteAsync(
+                    "UPDATE messages SET reply_state = 'answered', redrive_at = NULL, error_code = NULL WHERE id = @Id",
+                    new { userMessage.Id }, tx);
+                return new Inserted(reply);
+            }, ct);
+        }
+        catch (System.Data.Common.DbException e) when (db.Dialect.IsUniqueViolation(e))
+        {
+            await using var c = await db.OpenAsync(ct);
+            var existing = await c.QuerySingleAsync<string>(
+                "SELECT id FROM messages WHERE reply_to = @Id AND sender = 'ai'", new { userMessage.Id });
+            return new Duplicate(existing);
+        }
+    }
+
+    public async Task MarkFailedAsync(string messageId, string code, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync(
+            "UPDATE messages SET reply_state = 'failed', redrive_at = NULL, error_code = @code WHERE id = @messageId AND reply_state = 'working'",
+            new { messageId, code });
+    }
+}
+
+public sealed record LlmUsageTotals(int PromptTokens, int CompletionTokens, double InputCredits, double OutputCredits);

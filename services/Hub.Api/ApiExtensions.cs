@@ -1,0 +1,55 @@
+using Hub.Api.Auth;
+using Hub.Api.Bots;
+using Hub.Api.Conversations;
+using Hub.Api.Errors;
+using Hub.Api.Messages;
+using Hub.Api.RateLimiting;
+using Hub.Api.Usage;
+using Hub.Core.Hosting;
+using MassTransit;
+
+namespace Hub.Api;
+
+public static class ApiExtensions
+{
+    /// <summary>The <c>api</c> role: the public HTTP API and the relay that brings replies back to its callers.</summary>
+    public static IHostApplicationBuilder AddHubApi(this IHostApplicationBuilder builder)
+    {
+        builder.AddHubProblems();
+        if (!builder.HasRole(HubRoles.Api)) return builder;
+
+        builder.AddHubAuth();
+        builder.AddHubRateLimits();
+        builder.Services.AddOpenApi();
+        builder.Services.AddSingleton<MessageIntake>();
+        builder.Services.AddSingleton<ReplyWaiters>();
+
+        // Every API process gets its own temporary queue, so each sees the replies its callers wait for.
+        var instance = Ids.RandomToken(6).ToLowerInvariant();
+        builder.ConfigureHubBus(x => x.AddConsumer<ReplyRelay>().Endpoint(e =>
+        {
+            e.Name = "hub-api-replies";
+            e.InstanceId = instance;
+            e.Temporary = true;
+        }));
+        return builder;
+    }
+
+    public static WebApplication MapHubApi(this WebApplication app)
+    {
+        app.UseHubProblems();
+        if (!app.Services.GetRequiredService<HubRoleSet>().Has(HubRoles.Api)) return app;
+
+        app.UseAuthentication();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+        app.MapOpenApi();
+
+        var v1 = app.MapGroup("").RequireRateLimiting(HubRateLimits.PerKey);
+        v1.MapBotsApi();
+        v1.MapConversationsApi();
+        v1.MapMessagesApi();
+        v1.MapUsageApi();
+        return app;
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text.Json.Serialization;
+using Hub.Core.Bots;
+
+namespace Hub.Api.Bots;
+
+public sealed record WebhookInput(string? Url, List<string>? Events, string? Status);
+public sealed record HandoffInput(List<string>? Keywords);
+public sealed record PricingInput(
+    [property: JsonPropertyName("input_credits_per_1k")] double? InputCreditsPer1k,
+    [property: JsonPropertyName("output_credits_per_1k")] double? OutputCreditsPer1k);
+
+/// <summary>Body of <c>POST /v1/bots</c>; on <c>PATCH</c> every field is optional and null means "unchanged".</summary>
+public sealed record BotInput(
+    string? Name,
+    string? Instructions,
+    string? Model,
+    double? Temperature,
+    WebhookInput? Webhook,
+    HandoffInput? Handoff,
+    List<string>? Knowledge,
+    string? FallbackText,
+    PricingInput? Pricing,
+    int? BlockingTimeoutSeconds);
+
+public sealed record WebhookView(string? Url, IReadOnlyList<string> Events, string Secret, string Status, string? DisabledReason);
+public sealed record HandoffView(IReadOnlyList<string> Keywords);
+public sealed record PricingView(
+    [property: JsonPropertyName("input_credits_per_1k")] double InputCreditsPer1k,
+    [property: JsonPropertyName("output_credits_per_1k")] double OutputCreditsPer1k);
+
+public sealed record BotView(
+    string Id,
+    string Name,
+    string? Instructions,
+    string? Model,
+    double? Temperature,
+    WebhookView Webhook,
+    HandoffView Handoff,
+    IReadOnlyList<string> Knowledge,
+    string? FallbackText,
+    PricingView Pricing,
+    int BlockingTimeoutSeconds,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>Only in the answer to <c>POST /v1/bots</c>: the key is stored hashed and never shown again.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? ApiKey { get; init; }
+
+    public static BotView Of(BotRecord b) => new(
+        b.Id, b.Name, b.Instructions, b.Model, b.Temperature,
+        new WebhookView(b.WebhookUrl, b.WebhookEventList, b.WebhookSecret, b.WebhookStatus, b.WebhookDisabledReason),
+        new HandoffView(b.HandoffKeywordList),
+        b.KnowledgeList, b.FallbackText,
+        new PricingView(b.InputCreditsPer1k, b.OutputCreditsPer1k),
+        b.BlockingTimeoutSeconds,
+        DateTimeOffset.FromUnixTimeMilliseconds(b.CreatedAt),
+        DateTimeOffset.FromUnixTimeMilliseconds(b.UpdatedAt));
+}
+
+public sealed record KeyCreated(string KeyId, string ApiKey, string BotId, DateTimeOffset CreatedAt);
+public sealed record KeyView(string KeyId, string BotId, string Prefix, DateTimeOffset CreatedAt);
+public sealed record ListResult<T>(IReadOnlyList<T> Data, string? NextCursor, bool HasMore);

@@ -1,0 +1,165 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Dapper;
+using Hub.Api.Auth;
+using Hub.Api.Bots;
+using Hub.Api.Errors;
+using Hub.Api.Paging;
+using Hub.Core.Conversations;
+using Hub.Core.Data;
+using Hub.Core.Hosting;
+using Hub.Core.Messages;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Hub.Api.Conversations;
+
+/// <summary>Conversations and their messages, for backends and CRMs (bot key; the admin key sees all).</summary>
+public static class ConversationsApi
+{
+    public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/conversations").WithTags("Conversations").RequireAuthorization(AuthExtensions.ClientPolicy);
+        group.MapPost("/", CreateConversation).WithName("CreateConversation").Accepts<CreateConversation>("application/json");
+        group.MapGet("/", ListConversations).WithName("ListConversations")
+            .WithSummary("Cursor-paged in creation order: nothing skipped or repeated while conversations change.");
+        group.MapGet("/{id}", GetConversation).WithName("GetConversation");
+        group.MapGet("/{id}/messages", ListMessages).WithName("ListMessages");
+        group.MapPost("/{id}/handoff", Handoff).WithName("HandOffConversation").Accepts<HandoffInput>("application/json");
+        group.MapPost("/{id}/close", Close).WithName("CloseConversation");
+        return group;
+    }
+
+    internal static async Task<Results<Created<ConversationView>, ProblemHttpResult, ValidationProblem>> CreateConversation(
+        HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock)
+    {
+        var input = request.ContentLength == 0 ? new CreateConversation(null, null, null)
+            : await JsonBody.ReadAsync<CreateConversation>(request, 64 * 1024);
+        var botId = user.BotId() ?? input.BotId;
+        if (botId is null) return HubProblem.Validation("bot_id", "bot_id is required with the admin key.");
+        if (user.BotId() is { } own && input.BotId is { } asked && asked != own)
+            return HubProblem.Forbidden("A bot key creates conversations only in its own bot.");
+        if (input.UserId is { Length: > 200 }) return HubProblem.Validation("user_id", "user_id may be at most 200 characters.");
+        if (input.Metadata is { } m && m.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
+            return HubProblem.Validation("metadata", "metadata must be a JSON object.");
+        if (await BotReaderExists(db, botId) is false) return HubProblem.NotFound("The bot");
+
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var conversation = new ConversationRecord
+        {
+            Id = Ids.New("conv"),
+            BotId = botId,
+            UserId = input.UserId,
+            Status = ConversationStatus.Bot,
+            Metadata = input.Metadata is { ValueKind: JsonValueKind.Object } meta ? meta.GetRawText() : null,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await using (var c = await db.OpenAsync())
+        {
+            await c.ExecuteAsync(
+                """
+                INSERT INTO conversations (id, bot_id, user_id, status, metadata, last_sequence, created_at, updated_at)
+                VALUES (@Id, @BotId, @UserId, @Status, @Metadata, 0, @CreatedAt, @UpdatedAt)
+                """, conversation);
+        }
+        return TypedResults.Created($"/v1/conversations/{conversation.Id}", ConversationView.Of(conversation));
+    }
+
+    internal static async Task<Results<Ok<ListResult<ConversationView>>, ProblemHttpResult, ValidationProblem>> ListConversations(
+        ClaimsPrincipal user, HubDb db, string? status, string? updated_after, string? limit, string? cursor, string? bot_id)
+    {
+        if (status is not null && !ConversationStatus.All.Contains(status))
+            return HubProblem.Validation("status", "status must be one of bot, pending_human, human, closed.");
+        var take = Cursor.Limit(limit);
+        var after = Cursor.Decode("conv", cursor);
+        var updatedAfter = Cursor.Time("updated_after", updated_after);
+        var botId = user.BotId() ?? bot_id;
+
+        await using var c = await db.OpenAsync();
+        var rows = (await c.QueryAsync<ConversationRecord>(
+            $"""
+            SELECT * FROM conversations
+            WHERE seq > @after
+              AND (@botId IS NULL OR bot_id = @botId)
+              AND (@status IS NULL OR status = @status)
+              AND (@updatedAfter IS NULL OR updated_at > @updatedAfter)
+            ORDER BY seq {db.Dialect.LimitClause}
+            """,
+            new { after, botId, status, updatedAfter, limit = take + 1 })).ToList();
+        var hasMore = rows.Count > take;
+        var page = rows.Take(take).ToList();
+        return TypedResults.Ok(new ListResult<ConversationView>(
+            page.Select(ConversationView.Of).ToList(),
+            hasMore ? Cursor.Encode("conv", page[^1].Seq) : null,
+            hasMore));
+    }
+
+    internal static async Task<Results<Ok<ConversationView>, ProblemHttpResult>> GetConversation(string id, ClaimsPrincipal user, HubDb db) =>
+        await FindAsync(db, id, user) is { } conversation
+            ? TypedResults.Ok(ConversationView.Of(conversation))
+            : HubProblem.NotFound("The conversation");
+
+    internal static async Task<Results<Ok<ListResult<MessageView>>, ProblemHttpResult, ValidationProblem>> ListMessages(
+        string id, ClaimsPrincipal user, HubDb db, string? limit, string? cursor)
+    {
+        var take = Cursor.Limit(limit, fallback: 50, max: 200);
+        var after = Cursor.Decode("msg", cursor);
+        if (await FindAsync(db, id, user) is null) return HubProblem.NotFound("The conversation");
+
+        await using var c = await db.OpenAsync();
+        var rows = (await c.QueryAsync<MessageRecord>(
+            $"SELECT * FROM messages WHERE conversation_id = @id AND sequence > @after ORDER BY sequence {db.Dialect.LimitClause}",
+            new { id, after, limit = take + 1 })).ToList();
+        var hasMore = rows.Count > take;
+        var page = rows.Take(take).ToList();
+        return TypedResults.Ok(new ListResult<MessageView>(
+            page.Select(MessageView.Of).ToList(),
+            hasMore ? Cursor.Encode("msg", page[^1].Sequence) : null,
+            hasMore));
+    }
+
+    internal static async Task<Results<Ok<ConversationView>, ProblemHttpResult>> Handoff(
+        string id, HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock)
+    {
+        var input = request.ContentLength is null or 0 ? new HandoffInput(null) : await JsonBody.ReadAsync<HandoffInput>(request, 16 * 1024);
+        if (input.Reason is { Length: > 2000 }) throw HubProblemException.Validation("reason", "reason may be at most 2,000 characters.");
+        return await MoveAsync(db, clock, id, user, ConversationStatus.PendingHuman);
+    }
+
+    internal static Task<Results<Ok<ConversationView>, ProblemHttpResult>> Close(string id, ClaimsPrincipal user, HubDb db, TimeProvider clock) =>
+        MoveAsync(db, clock, id, user, ConversationStatus.Closed);
+
+    private static async Task<Results<Ok<ConversationView>, ProblemHttpResult>> MoveAsync(
+        HubDb db, TimeProvider clock, string id, ClaimsPrincipal user, string to)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var outcome = await db.InTransactionAsync(async (c, tx) =>
+        {
+            var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
+                $"SELECT * FROM {db.Dialect.LockedTable("conversations")} WHERE id = @id", new { id }, tx);
+            if (conversation is null || !user.MaySee(conversation.BotId)) return (null, null);
+            if (conversation.Status == to) return (conversation, (string?)null);
+            if (!ConversationStatus.CanMove(conversation.Status, to)) return (conversation, conversation.Status);
+            await c.ExecuteAsync("UPDATE conversations SET status = @to, updated_at = @now WHERE id = @id", new { id, to, now }, tx);
+            return (await c.QuerySingleAsync<ConversationRecord>("SELECT * FROM conversations WHERE id = @id", new { id }, tx), null);
+        });
+        return outcome switch
+        {
+            (null, _) => HubProblem.NotFound("The conversation"),
+            (_, ConversationStatus.Closed) => HubProblem.Of(409, "conversation_closed", "The conversation is closed."),
+            (_, { } from) => HubProblem.Conflict($"A conversation in '{from}' cannot move to '{to}'."),
+            ({ } moved, null) => TypedResults.Ok(ConversationView.Of(moved)),
+        };
+    }
+
+    /// <summary>The conversation if it exists and the caller may see it; a foreign one is "not found", not "forbidden".</summary>
+    public static async Task<ConversationRecord?> FindAsync(HubDb db, string id, ClaimsPrincipal user)
+    {
+        await using var c = await db.OpenAsync();
+        var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>("SELECT * FROM conversations WHERE id = @id", new { id });
+        return conversation is not null && user.MaySee(conversation.BotId) ? conversation : null;
+    }
+
+    private static async Task<bool> BotReaderExists(HubDb db, string botId) =>
+        await Core.Bots.BotReader.GetAsync(db, botId) is not null;
+}

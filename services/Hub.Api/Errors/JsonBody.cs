@@ -1,0 +1,51 @@
+using System.Text.Json;
+using Hub.Core.Hosting;
+using Microsoft.Net.Http.Headers;
+
+namespace Hub.Api.Errors;
+
+/// <summary>
+/// Reads a JSON request body within a size limit, with the contract's errors: 415 for another media
+/// type, 413 beyond the limit, 400 for malformed JSON or a missing body. Never a 500.
+/// </summary>
+public static class JsonBody
+{
+    public const int DefaultLimit = 256 * 1024;
+
+    public static async Task<T> ReadAsync<T>(HttpRequest request, int limit = DefaultLimit) where T : class
+    {
+        if (!IsJson(request.ContentType))
+            throw new HubProblemException(415, "unsupported_media_type", "Send the body as application/json.");
+        if (request.ContentLength > limit)
+            throw new HubProblemException(413, "payload_too_large", $"The body may be at most {limit} bytes.");
+
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > limit)
+                throw new HubProblemException(413, "payload_too_large", $"The body may be at most {limit} bytes.");
+            buffer.Write(chunk, 0, read);
+        }
+        if (buffer.Length == 0) throw new HubProblemException(400, "validation_failed", "The request needs a JSON body.");
+
+        try
+        {
+            return JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), HubJson.Options)
+                ?? throw new HubProblemException(400, "validation_failed", "The body must be a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            var field = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
+            throw new HubProblemException(400, "validation_failed", $"The body is not valid JSON: {e.Message}",
+                new() { [field] = [e.Message] });
+        }
+    }
+
+    private static bool IsJson(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && media.MediaType.HasValue
+        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || media.MediaType.Value!.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,120 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Hub.Api.Auth;
+using Hub.Core.Conversations;
+using Hub.Core.Data;
+using Hub.Core.Hosting;
+using Hub.Core.Messages;
+
+namespace Hub.Api.Messages;
+
+/// <summary>
+/// Stores a user message with its per-conversation <c>sequence</c> and, when the bot is to answer, a
+/// pending reply marker with a re-drive time, all in one transaction with the idempotency record. Once
+/// this commits the message is accepted: the re-driver will see it answered even if this process dies.
+/// </summary>
+public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration configuration)
+{
+    private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+    private readonly long _redriveAfterMs = configuration.GetValue("HUB_REPLY_REDRIVE_SECONDS", 30) * 1000L;
+
+    public abstract record Outcome;
+    /// <param name="Replayed">True when the Idempotency-Key named an earlier message: nothing new was stored.</param>
+    public sealed record Accepted(MessageRecord Message, ConversationRecord Conversation, bool Replayed) : Outcome;
+    public sealed record NoConversation : Outcome;
+    public sealed record ConversationClosed : Outcome;
+    public sealed record KeyReused : Outcome;
+
+    public async Task<Outcome> AcceptAsync(ClaimsPrincipal user, string conversationId, string content, string mode,
+        string? idempotencyKey, CancellationToken ct)
+    {
+        var requestHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{conversationId}\n{mode}\n{content}")));
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await db.InTransactionAsync((c, tx) => AcceptAsync(c, tx, user, conversationId, content, mode, idempotencyKey, requestHash), ct);
+            }
+            catch (System.Data.Common.DbException e) when (attempt == 0 && idempotencyKey is not null && db.Dialect.IsUniqueViolation(e))
+            {
+                // Two requests raced with one key: the second attempt finds the winner's record.
+            }
+        }
+    }
+
+    private async Task<Outcome> AcceptAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx,
+        ClaimsPrincipal user, string conversationId, string content, string mode, string? idempotencyKey, string requestHash)
+    {
+        var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
+            $"SELECT * FROM {db.Dialect.LockedTable("conversations")} WHERE id = @conversationId", new { conversationId }, tx);
+        if (conversation is null || !user.MaySee(conversation.BotId)) return new NoConversation();
+
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (idempotencyKey is not null)
+        {
+            var earlier = await c.QuerySingleOrDefaultAsync<(string RequestHash, string MessageId, long CreatedAt)?>(
+                "SELECT request_hash, message_id, created_at FROM idempotency_keys WHERE bot_id = @BotId AND idem_key = @idempotencyKey",
+                new { conversation.BotId, idempotencyKey }, tx);
+            if (earlier is { } e && now - e.CreatedAt < IdempotencyWindow.TotalMilliseconds)
+            {
+                if (e.RequestHash != requestHash) return new KeyReused();
+                var message = await c.QuerySingleAsync<MessageRecord>("SELECT * FROM messages WHERE id = @MessageId", new { e.MessageId }, tx);
+                return new Accepted(message, conversation, Replayed: true);
+            }
+            if (earlier is not null)
+                await c.ExecuteAsync("DELETE FROM idempotency_keys WHERE bot_id = @BotId AND idem_key = @idempotencyKey",
+                    new { conversation.BotId, idempotencyKey }, tx);
+        }
+        if (conversation.Status == ConversationStatus.Closed) return new ConversationClosed();
+
+        await c.ExecuteAsync("UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @now WHERE id = @conversationId",
+            new { conversationId, now }, tx);
+        var sequence = await c.QuerySingleAsync<long>("SELECT last_sequence FROM conversations WHERE id = @conversationId", new { conversationId }, tx);
+        var withBot = conversation.Status == ConversationStatus.Bot;
+        var stored = new MessageRecord
+        {
+            Id = Ids.New("msg"),
+            ConversationId = conversationId,
+            BotId = conversation.BotId,
+            Sequence = sequence,
+            Sender = "user",
+            Content = content,
+            ResponseMode = mode,
+            ReplyState = withBot ? ReplyStates.Pending : null,
+            RedriveAt = withBot ? now + _redriveAfterMs : null,
+            CreatedAt = now,
+        };
+        await c.ExecuteAsync(
+            """
+            INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, response_mode, reply_state, redrive_at, created_at)
+            VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ResponseMode, @ReplyState, @RedriveAt, @CreatedAt)
+            """, stored, tx);
+        if (idempotencyKey is not null)
+            await c.ExecuteAsync(
+                "INSERT INTO idempotency_keys (bot_id, idem_key, request_hash, message_id, created_at) VALUES (@BotId, @idempotencyKey, @requestHash, @Id, @now)",
+                new { conversation.BotId, idempotencyKey, requestHash, stored.Id, now }, tx);
+        return new Accepted(stored, conversation, Replayed: false);
+    }
+
+    /// <summary>The caller stopped waiting: the reply, when it comes, goes out by webhook instead.</summary>
+    public async Task HandOverToWebhookAsync(string messageId)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE messages SET response_mode = 'webhook' WHERE id = @messageId", new { messageId });
+    }
+
+    public async Task<MessageRecord?> GetAsync(string messageId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<MessageRecord>("SELECT * FROM messages WHERE id = @messageId", new { messageId });
+    }
+
+    public async Task<MessageRecord?> ReplyToAsync(string messageId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<MessageRecord>(
+            "SELECT * FROM messages WHERE reply_to = @messageId AND sender = 'ai'", new { messageId });
+    }
+}

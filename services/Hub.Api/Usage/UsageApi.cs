@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Security.Claims;
+using Dapper;
+using Hub.Api.Auth;
+using Hub.Api.Errors;
+using Hub.Core.Data;
+using Hub.Core.Messages;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Hub.Api.Usage;
+
+public sealed record UsageDay(string Date, long Replies, TokenUsage Tokens, CreditUsage Credits);
+public sealed record UsageReport(string? BotId, DateTimeOffset From, DateTimeOffset To, string GroupBy,
+    long Replies, TokenUsage Tokens, CreditUsage Credits, IReadOnlyList<UsageDay> Data);
+
+/// <summary>Tokens and credits of AI replies, in total and per UTC day (bot key: its own bot only).</summary>
+public static class UsageApi
+{
+    private const long DayMs = 86_400_000;
+
+    public static RouteHandlerBuilder MapUsageApi(this IEndpointRouteBuilder app) =>
+        app.MapGet("/v1/usage", GetUsage).WithTags("Usage").WithName("GetUsage")
+            .WithSummary("Token and credit totals, and per day. from/to are dates or RFC 3339 times (default: the last 30 days).")
+            .RequireAuthorization(AuthExtensions.ClientPolicy);
+
+    private sealed record Row(long Day, long Replies, long PromptTokens, long CompletionTokens, double InputCredits, double OutputCredits);
+
+    internal static async Task<Results<Ok<UsageReport>, ProblemHttpResult, ValidationProblem>> GetUsage(
+        ClaimsPrincipal user, HubDb db, TimeProvider clock, string? bot_id, string? from, string? to, string? group_by)
+    {
+        if (group_by is not (null or "day")) return HubProblem.Validation("group_by", "group_by must be 'day'.");
+        if (user.BotId() is { } own && bot_id is not null && bot_id != own)
+            return HubProblem.Forbidden("A bot key sees only its own bot's usage.");
+        var botId = user.BotId() ?? bot_id;
+
+        var today = clock.GetUtcNow().UtcDateTime.Date;
+        var end = ParseBound("to", to, endOfDay: true) ?? new DateTimeOffset(today.AddDays(1), TimeSpan.Zero);
+        var start = ParseBound("from", from, endOfDay: false) ?? end.AddDays(-30);
+        if (start >= end) return HubProblem.Validation("from", "from must be before to.");
+
+        await using var c = await db.OpenAsync();
+        var rows = (await c.QueryAsync<Row>(
+            """
+            SELECT created_at / 86400000 AS day, COUNT(*) AS replies,
+                   SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+                   SUM(input_credits) AS input_credits, SUM(output_credits) AS output_credits
+            FROM messages
+            WHERE sender = 'ai' AND created_at >= @start AND created_at < @end AND (@botId IS NULL OR bot_id = @botId)
+            GROUP BY created_at / 86400000
+            ORDER BY day
+            """,
+            new { start = start.ToUnixTimeMilliseconds(), end = end.ToUnixTimeMilliseconds(), botId })).ToList();
+
+        var days = rows.Select(r => new UsageDay(
+            DateTimeOffset.FromUnixTimeMilliseconds(r.Day * DayMs).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            r.Replies,
+            new TokenUsage(r.PromptTokens, r.CompletionTokens, r.PromptTokens + r.CompletionTokens),
+            CreditUsage.Of(r.InputCredits, r.OutputCredits))).ToList();
+        return TypedResults.Ok(new UsageReport(botId, start, end, "day",
+            rows.Sum(r => r.Replies),
+            new TokenUsage(rows.Sum(r => r.PromptTokens), rows.Sum(r => r.CompletionTokens), rows.Sum(r => r.PromptTokens + r.CompletionTokens)),
+            CreditUsage.Of(rows.Sum(r => r.InputCredits), rows.Sum(r => r.OutputCredits)),
+            days));
+    }
+
+    /// <summary>A date means the whole day (so <c>to=2026-11-21</c> includes the 21st); a time means that instant.</summary>
+    private static DateTimeOffset? ParseBound(string field, string? value, bool endOfDay)
+    {
+        if (string.IsNullOrEmpty(value)) return null;
+        if (DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+            return new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).AddDays(endOfDay ? 1 : 0);
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)) return time;
+        throw HubProblemException.Validation(field, $"{field} must be a date (2026-11-21) or an RFC 3339 time.");
+    }
+}
