@@ -1,0 +1,108 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace Hub.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// Hub in-process on its embedded defaults (SQLite file, in-memory bus, offline LLM unless a test sets
+/// HUB_LLM_BASE_URL). Settings go through UseSetting so that code reading configuration while the
+/// builder is still being set up (roles, bus) sees them.
+/// </summary>
+public sealed class HubFixture : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public const string AdminKey = "test-admin-key";
+
+    public HubFixture() => DatabasePath = Path.Combine(Path.GetTempPath(), $"hub-test-{Guid.NewGuid():N}.db");
+
+    /// <summary>A hub with extra settings, optionally on an existing database (a "restart").</summary>
+    public static HubFixture With(IDictionary<string, string?> settings, string? databasePath = null)
+    {
+        var hub = new HubFixture();
+        foreach (var (k, v) in settings) hub.Settings[k] = v;
+        if (databasePath is not null) hub.DatabasePath = databasePath;
+        return hub;
+    }
+
+    public string DatabasePath { get; private set; }
+    public Dictionary<string, string?> Settings { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("HUB_ADMIN_KEY", AdminKey);
+        builder.UseSetting("HUB_DATABASE", "sqlite");
+        builder.UseSetting("HUB_DATABASE_CONNECTION", $"Data Source={DatabasePath}");
+        builder.UseSetting("HUB_RATE_LIMIT_PER_SECOND", "100000");
+        builder.UseSetting("HUB_RATE_LIMIT_BURST", "100000");
+        foreach (var (key, value) in Settings) builder.UseSetting(key, value);
+    }
+
+    public HttpClient Admin()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        return client;
+    }
+
+    public HttpClient WithKey(string key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    /// <summary>Creates a bot (admin) and returns its JSON, with <c>api_key</c>.</summary>
+    public async Task<JsonObject> CreateBotAsync(object? body = null)
+    {
+        using var admin = Admin();
+        var response = await admin.PostAsJsonAsync("/v1/bots", body ?? new
+        {
+            name = "Support",
+            knowledge = new[] { "Orders ship within 2 business days.", "Returns are free for 30 days." },
+            fallback_text = "I don't know that yet.",
+        });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    /// <summary>A bot, a client with its key, and one conversation.</summary>
+    public async Task<(HttpClient Client, string BotId, string ConversationId)> StartConversationAsync(object? bot = null)
+    {
+        var created = await CreateBotAsync(bot);
+        var client = WithKey(created["api_key"]!.GetValue<string>());
+        var response = await client.PostAsJsonAsync("/v1/conversations", new { user_id = "u-42" });
+        response.EnsureSuccessStatusCode();
+        var conversation = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        return (client, created["id"]!.GetValue<string>(), conversation["conversation_id"]!.GetValue<string>());
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            try { File.Delete(DatabasePath + suffix); } catch (IOException) { }
+    }
+}
+
+public static class HttpJson
+{
+    public static async Task<JsonObject> JsonAsync(this HttpResponseMessage response) =>
+        JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+
+    public static Task<HttpResponseMessage> SendMessageAsync(this HttpClient client, string conversationId, string content,
+        string mode = "blocking", string? idempotencyKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/conversations/{conversationId}/messages")
+        {
+            Content = JsonContent.Create(new { content, response_mode = mode }),
+        };
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    }
+}
