@@ -28,6 +28,8 @@ public sealed class HubDb(IOptions<HubOptions> options)
         }
     }
 
+    public Task EnsureDatabaseAsync(CancellationToken ct) => Dialect.EnsureDatabaseAsync(_connectionString, ct);
+
     /// <summary>Runs <paramref name="work"/> in a write transaction (SQLite: BEGIN IMMEDIATE) and commits it.</summary>
     public async Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default)
     {

@@ -15,6 +15,7 @@ public sealed class Migrator(HubDb db, ILogger<Migrator> logger)
 {
     public async Task MigrateAsync(CancellationToken ct = default)
     {
+        await db.EnsureDatabaseAsync(ct);
         await using (var connection = await db.OpenAsync(ct))
         {
             if (db.Dialect is SqliteDialect)

@@ -21,6 +21,9 @@ public abstract class SqlDialect
 
     public abstract bool IsUniqueViolation(DbException exception);
 
+    /// <summary>Creates the database itself when the server allows it (SQLite creates its file on open).</summary>
+    public virtual Task EnsureDatabaseAsync(string connectionString, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Run once per opened connection.</summary>
     public virtual Task PrepareAsync(DbConnection connection, CancellationToken ct) => Task.CompletedTask;
 
@@ -61,6 +64,20 @@ public sealed class SqlServerDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new SqlConnection(connectionString);
     public override string LimitClause => "OFFSET 0 ROWS FETCH NEXT @limit ROWS ONLY";
     public override string LockedTable(string table) => $"{table} WITH (UPDLOCK, ROWLOCK)";
+
+    public override async Task EnsureDatabaseAsync(string connectionString, CancellationToken ct)
+    {
+        var target = new SqlConnectionStringBuilder(connectionString);
+        if (string.IsNullOrEmpty(target.InitialCatalog) || target.InitialCatalog == "master") return;
+        var master = new SqlConnectionStringBuilder(connectionString) { InitialCatalog = "master" };
+        await using var connection = new SqlConnection(master.ConnectionString);
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "IF DB_ID(@name) IS NULL EXEC('CREATE DATABASE ' + @quoted)";
+        command.Parameters.AddWithValue("@name", target.InitialCatalog);
+        command.Parameters.AddWithValue("@quoted", "[" + target.InitialCatalog.Replace("]", "]]") + "]");
+        await command.ExecuteNonQueryAsync(ct);
+    }
 
     // 2627: unique constraint, 2601: unique index.
     public override bool IsUniqueViolation(DbException exception) =>
