@@ -1,6 +1,7 @@
 using Hub.Api.Auth;
 using Hub.Api.Bots;
 using Hub.Api.Conversations;
+using Hub.Api.Deliveries;
 using Hub.Api.Errors;
 using Hub.Api.Messages;
 using Hub.Api.RateLimiting;
@@ -50,6 +51,7 @@ public static class ApiExtensions
         v1.MapConversationsApi();
         v1.MapMessagesApi();
         v1.MapUsageApi();
+        v1.MapDeliveriesApi();
         return app;
     }
 }

@@ -25,6 +25,7 @@ public sealed class BotRecord
     public long? WebhookPreviousSecretExpiresAt { get; init; }
     public string WebhookStatus { get; init; } = "enabled";
     public string? WebhookDisabledReason { get; init; }
+    public long? WebhookFailingSince { get; init; }
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }
 

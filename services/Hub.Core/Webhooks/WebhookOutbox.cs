@@ -1,0 +1,63 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Hub.Contracts;
+using Hub.Core.Bots;
+using Hub.Core.Hosting;
+using MassTransit;
+
+namespace Hub.Core.Webhooks;
+
+/// <summary>The body of every webhook delivery: <c>{"type","timestamp","data"}</c>.</summary>
+public sealed record WebhookEnvelope(string Type, DateTimeOffset Timestamp, object Data);
+
+/// <summary>
+/// The one emit point for webhook events. Called inside the transaction that makes the change (a reply
+/// stored, a conversation moved), so an event exists exactly when its change does: a transactional
+/// outbox. The body is serialised once, here, and is what gets signed and sent on every try.
+/// </summary>
+public static class WebhookOutbox
+{
+    public static class Types
+    {
+        public const string MessageReply = "message.reply";
+        public const string MessageReceived = "message.received";
+        public const string ConversationCreated = "conversation.created";
+        public const string ConversationHandoffRequested = "conversation.handoff_requested";
+        public const string ConversationAssigned = "conversation.assigned";
+        public const string ConversationHandedBack = "conversation.handed_back";
+        public const string ConversationClosed = "conversation.closed";
+    }
+
+    /// <summary>Records the event for the bot's endpoint if it has one and subscribes to <paramref name="type"/>; returns the delivery ID.</summary>
+    public static async Task<string?> EnqueueAsync(DbConnection connection, DbTransaction transaction, string botId, string type,
+        object data, long now, string? conversationId = null, string? messageId = null)
+    {
+        var bot = await connection.QuerySingleOrDefaultAsync<(string? WebhookUrl, string WebhookEvents)?>(
+            "SELECT webhook_url, webhook_events FROM bots WHERE id = @botId", new { botId }, transaction);
+        if (bot is not { WebhookUrl: not null } b) return null;
+        if (!(JsonSerializer.Deserialize<string[]>(b.WebhookEvents) ?? []).Contains(type)) return null;
+
+        var id = Ids.New("evt");
+        var payload = JsonSerializer.Serialize(new WebhookEnvelope(type, DateTimeOffset.FromUnixTimeMilliseconds(now), data), HubJson.Options);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO deliveries (id, bot_id, event_type, conversation_id, message_id, payload, status, attempt_count,
+                next_attempt_at, created_at, updated_at)
+            VALUES (@id, @botId, @type, @conversationId, @messageId, @payload, 'pending', 0, @now, @now, @now)
+            """,
+            new { id, botId, type, conversationId, messageId, payload, now }, transaction);
+        return id;
+    }
+
+    /// <summary>After commit: ask the dispatcher to try these now. A lost publish only waits for the scheduler.</summary>
+    public static async Task NotifyAsync(IPublishEndpoint bus, IEnumerable<string?> deliveryIds, CancellationToken ct = default)
+    {
+        foreach (var id in deliveryIds)
+        {
+            if (id is null) continue;
+            try { await bus.Publish(new DeliverWebhook(id), ct); }
+            catch (Exception e) when (e is not OperationCanceledException) { /* the scheduler finds it in the store */ }
+        }
+    }
+}
