@@ -3,6 +3,7 @@ using Hub.AiWorker.Llm;
 using Hub.Contracts;
 using Hub.Core.Hosting;
 using Hub.Core.Messages;
+using Hub.Core.Webhooks;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -89,6 +90,7 @@ public sealed class ProduceReplyConsumer(
         {
             case ReplyStore.Inserted inserted:
                 await context.Publish(new ReplyProduced(message.Id, message.ConversationId, inserted.Reply.Id, deltas), ct);
+                await WebhookOutbox.NotifyAsync(context, [inserted.DeliveryId], ct);
                 break;
             case ReplyStore.Duplicate duplicate:
                 await context.Publish(new ReplyProduced(message.Id, message.ConversationId, duplicate.ReplyId, 0), ct);

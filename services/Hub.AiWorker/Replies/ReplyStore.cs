@@ -2,6 +2,7 @@ using Dapper;
 using Hub.Core.Bots;
 using Hub.Core.Data;
 using Hub.Core.Messages;
+using Hub.Core.Webhooks;
 
 namespace Hub.AiWorker.Replies;
 
@@ -69,7 +70,11 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
     }
 
     public abstract record Stored;
-    public sealed record Inserted(MessageRecord Reply) : Stored;
+    public sealed record Inserted(MessageRecord Reply) : Stored
+    {
+        /// <summary>The <c>message.reply</c> webhook delivery, when the caller asked for (or fell back to) webhook mode.</summary>
+        public string? DeliveryId { get; init; }
+    }
     public sealed record Duplicate(string ReplyId) : Stored;
     public sealed record Refused(string Status) : Stored;
 
@@ -126,7 +131,16 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                 await c.ExecuteAsync(
                     "UPDATE messages SET reply_state = 'answered', redrive_at = NULL, error_code = NULL WHERE id = @Id",
                     new { userMessage.Id }, tx);
-                return new Inserted(reply);
+
+                // Read under lock: a blocking caller that gives up switches the message to webhook mode in its
+                // own transaction, so exactly one of the two sees the other and the reply goes out once.
+                var mode = await c.QuerySingleAsync<string?>(
+                    $"SELECT response_mode FROM {db.Dialect.LockedTable("messages")} WHERE id = @Id", new { userMessage.Id }, tx);
+                var deliveryId = mode == "webhook"
+                    ? await WebhookOutbox.EnqueueAsync(c, tx, reply.BotId, WebhookOutbox.Types.MessageReply, ReplyObject.Of(reply), now,
+                        reply.ConversationId, reply.Id)
+                    : null;
+                return new Inserted(reply) { DeliveryId = deliveryId };
             }, ct);
         }
         catch (System.Data.Common.DbException e) when (db.Dialect.IsUniqueViolation(e))

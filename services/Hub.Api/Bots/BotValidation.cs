@@ -10,7 +10,9 @@ public static class BotValidation
         "conversation.assigned", "conversation.handed_back", "conversation.closed",
     ];
 
-    public static Dictionary<string, string[]> Check(BotInput input, bool creating)
+    /// <param name="allowPrivateWebhooks"><c>HUB_WEBHOOK_ALLOW_PRIVATE</c>: without it a URL naming a non-public IP is refused
+    /// here already (names are checked again on every connect, where DNS answers are known).</param>
+    public static Dictionary<string, string[]> Check(BotInput input, bool creating, bool allowPrivateWebhooks = false)
     {
         var errors = new Dictionary<string, string[]>();
         void Add(string field, string message) => errors[field] = [message];
@@ -39,12 +41,21 @@ public static class BotValidation
         {
             if (webhook.Url is { Length: > 0 } url && !IsHttpUrl(url))
                 Add("webhook.url", "webhook.url must be an absolute http or https URL.");
+            else if (webhook.Url is { Length: > 0 } literal && !allowPrivateWebhooks && NamesNonPublicAddress(literal))
+                Add("webhook.url", "webhook.url points at a loopback, private or otherwise non-public address (set HUB_WEBHOOK_ALLOW_PRIVATE=true to allow it).");
             if (webhook.Events is { } events && events.FirstOrDefault(e => !EventTypes.Contains(e)) is { } unknown)
                 Add("webhook.events", $"unknown event type '{unknown}'.");
             if (webhook.Status is not null and not ("enabled" or "disabled"))
                 Add("webhook.status", "webhook.status must be 'enabled' or 'disabled'.");
         }
         return errors;
+    }
+
+    private static bool NamesNonPublicAddress(string url)
+    {
+        var host = new Uri(url).Host.Trim('[', ']');
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)) return true;
+        return System.Net.IPAddress.TryParse(host, out var address) && !Hub.Dispatcher.Security.PublicAddress.IsPublic(address);
     }
 
     private static bool IsHttpUrl(string url) =>

@@ -6,6 +6,7 @@ using Hub.Core.Bots;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Hub.Api.Bots;
 
@@ -33,10 +34,10 @@ public static class BotsApi
     public static string NewWebhookSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
     internal static async Task<Results<Created<BotView>, ValidationProblem>> CreateBot(
-        HttpRequest request, HubDb db, TimeProvider clock)
+        HttpRequest request, HubDb db, TimeProvider clock, IOptions<HubOptions> hub)
     {
         var input = await JsonBody.ReadAsync<BotInput>(request, 4 * 1024 * 1024);
-        var errors = BotValidation.Check(input, creating: true);
+        var errors = BotValidation.Check(input, creating: true, hub.Value.WebhookAllowPrivate);
         if (errors.Count > 0) return HubProblem.Validation(errors);
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
@@ -89,10 +90,10 @@ public static class BotsApi
         await BotReader.GetAsync(db, id) is { } bot ? TypedResults.Ok(BotView.Of(bot)) : HubProblem.NotFound("The bot");
 
     internal static async Task<Results<Ok<BotView>, ProblemHttpResult, ValidationProblem>> UpdateBot(
-        string id, HttpRequest request, HubDb db, TimeProvider clock)
+        string id, HttpRequest request, HubDb db, TimeProvider clock, IOptions<HubOptions> hub)
     {
         var input = await JsonBody.ReadAsync<BotInput>(request, 4 * 1024 * 1024);
-        var errors = BotValidation.Check(input, creating: false);
+        var errors = BotValidation.Check(input, creating: false, hub.Value.WebhookAllowPrivate);
         if (errors.Count > 0) return HubProblem.Validation(errors);
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
@@ -134,7 +135,8 @@ public static class BotsApi
                     input_credits_per_1k = @InputCreditsPer1k, output_credits_per_1k = @OutputCreditsPer1k,
                     blocking_timeout_seconds = @BlockingTimeoutSeconds, webhook_url = @WebhookUrl,
                     webhook_events = @WebhookEvents, webhook_status = @WebhookStatus,
-                    webhook_disabled_reason = @WebhookDisabledReason, updated_at = @UpdatedAt
+                    webhook_disabled_reason = @WebhookDisabledReason, updated_at = @UpdatedAt,
+                    webhook_failing_since = CASE WHEN @WebhookStatus = 'enabled' AND webhook_status <> 'enabled' THEN NULL ELSE webhook_failing_since END
                 WHERE id = @Id
                 """, next, tx);
             return next;

@@ -9,6 +9,8 @@ using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
 using Hub.Core.Messages;
+using Hub.Core.Webhooks;
+using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Hub.Api.Conversations;
@@ -30,9 +32,9 @@ public static class ConversationsApi
     }
 
     internal static async Task<Results<Created<ConversationView>, ProblemHttpResult, ValidationProblem>> CreateConversation(
-        HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock)
+        HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock, IBus bus)
     {
-        var input = request.ContentLength == 0 ? new CreateConversation(null, null, null)
+        var input = JsonBody.IsEmpty(request) ? new CreateConversation(null, null, null)
             : await JsonBody.ReadAsync<CreateConversation>(request, 64 * 1024);
         var botId = user.BotId() ?? input.BotId;
         if (botId is null) return HubProblem.Validation("bot_id", "bot_id is required with the admin key.");
@@ -54,14 +56,17 @@ public static class ConversationsApi
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await using (var c = await db.OpenAsync())
+        var deliveryId = await db.InTransactionAsync(async (c, tx) =>
         {
             await c.ExecuteAsync(
                 """
                 INSERT INTO conversations (id, bot_id, user_id, status, metadata, last_sequence, created_at, updated_at)
                 VALUES (@Id, @BotId, @UserId, @Status, @Metadata, 0, @CreatedAt, @UpdatedAt)
-                """, conversation);
-        }
+                """, conversation, tx);
+            return await WebhookOutbox.EnqueueAsync(c, tx, botId, WebhookOutbox.Types.ConversationCreated,
+                ConversationView.Of(conversation), now, conversation.Id);
+        });
+        await WebhookOutbox.NotifyAsync(bus, [deliveryId]);
         return TypedResults.Created($"/v1/conversations/{conversation.Id}", ConversationView.Of(conversation));
     }
 
@@ -119,37 +124,37 @@ public static class ConversationsApi
     }
 
     internal static async Task<Results<Ok<ConversationView>, ProblemHttpResult>> Handoff(
-        string id, HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock)
+        string id, HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock, IBus bus)
     {
-        var input = request.ContentLength is null or 0 ? new HandoffInput(null) : await JsonBody.ReadAsync<HandoffInput>(request, 16 * 1024);
+        var input = JsonBody.IsEmpty(request) ? new HandoffInput(null) : await JsonBody.ReadAsync<HandoffInput>(request, 16 * 1024);
         if (input.Reason is { Length: > 2000 }) throw HubProblemException.Validation("reason", "reason may be at most 2,000 characters.");
-        return await MoveAsync(db, clock, id, user, ConversationStatus.PendingHuman);
+        return await MoveAsync(db, clock, bus, id, user, ConversationStatus.PendingHuman);
     }
 
-    internal static Task<Results<Ok<ConversationView>, ProblemHttpResult>> Close(string id, ClaimsPrincipal user, HubDb db, TimeProvider clock) =>
-        MoveAsync(db, clock, id, user, ConversationStatus.Closed);
+    internal static Task<Results<Ok<ConversationView>, ProblemHttpResult>> Close(
+        string id, ClaimsPrincipal user, HubDb db, TimeProvider clock, IBus bus) =>
+        MoveAsync(db, clock, bus, id, user, ConversationStatus.Closed);
 
     private static async Task<Results<Ok<ConversationView>, ProblemHttpResult>> MoveAsync(
-        HubDb db, TimeProvider clock, string id, ClaimsPrincipal user, string to)
+        HubDb db, TimeProvider clock, IBus bus, string id, ClaimsPrincipal user, string to)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var outcome = await db.InTransactionAsync(async (c, tx) =>
+        var result = await db.InTransactionAsync((c, tx) =>
+            ConversationTransitions.MoveAsync(c, tx, db.Dialect, id, to, now, conversation => user.MaySee(conversation.BotId)));
+        switch (result)
         {
-            var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
-                $"SELECT * FROM {db.Dialect.LockedTable("conversations")} WHERE id = @id", new { id }, tx);
-            if (conversation is null || !user.MaySee(conversation.BotId)) return (null, null);
-            if (conversation.Status == to) return (conversation, (string?)null);
-            if (!ConversationStatus.CanMove(conversation.Status, to)) return (conversation, conversation.Status);
-            await c.ExecuteAsync("UPDATE conversations SET status = @to, updated_at = @now WHERE id = @id", new { id, to, now }, tx);
-            return (await c.QuerySingleAsync<ConversationRecord>("SELECT * FROM conversations WHERE id = @id", new { id }, tx), null);
-        });
-        return outcome switch
-        {
-            (null, _) => HubProblem.NotFound("The conversation"),
-            (_, ConversationStatus.Closed) => HubProblem.Of(409, "conversation_closed", "The conversation is closed."),
-            (_, { } from) => HubProblem.Conflict($"A conversation in '{from}' cannot move to '{to}'."),
-            ({ } moved, null) => TypedResults.Ok(ConversationView.Of(moved)),
-        };
+            case ConversationTransitions.Moved moved:
+                await WebhookOutbox.NotifyAsync(bus, [moved.DeliveryId]);
+                return TypedResults.Ok(ConversationView.Of(moved.Conversation));
+            case ConversationTransitions.AlreadyThere same:
+                return TypedResults.Ok(ConversationView.Of(same.Conversation));
+            case ConversationTransitions.NotAllowed { Conversation.Status: ConversationStatus.Closed }:
+                return HubProblem.Of(409, "conversation_closed", "The conversation is closed.");
+            case ConversationTransitions.NotAllowed refused:
+                return HubProblem.Conflict($"A conversation in '{refused.Conversation.Status}' cannot move to '{to}'.");
+            default:
+                return HubProblem.NotFound("The conversation");
+        }
     }
 
     /// <summary>The conversation if it exists and the caller may see it; a foreign one is "not found", not "forbidden".</summary>

@@ -43,6 +43,15 @@ public static class JsonBody
         }
     }
 
+    /// <summary>
+    /// True when the request carries no body at all (<c>Content-Length: 0</c>, or neither a length nor chunked
+    /// encoding), for endpoints whose every field is optional. A chunked body is not "empty" just because its
+    /// length is unknown.
+    /// </summary>
+    public static bool IsEmpty(HttpRequest request) =>
+        request.ContentLength == 0
+        || request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == false;
+
     private static bool IsJson(string? contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var media)
         && media.MediaType.HasValue

@@ -7,6 +7,7 @@ using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
 using Hub.Core.Messages;
+using Hub.Core.Webhooks;
 
 namespace Hub.Api.Messages;
 
@@ -22,7 +23,11 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
 
     public abstract record Outcome;
     /// <param name="Replayed">True when the Idempotency-Key named an earlier message: nothing new was stored.</param>
-    public sealed record Accepted(MessageRecord Message, ConversationRecord Conversation, bool Replayed) : Outcome;
+    public sealed record Accepted(MessageRecord Message, ConversationRecord Conversation, bool Replayed) : Outcome
+    {
+        /// <summary>The <c>message.received</c> webhook delivery, to be announced after commit.</summary>
+        public string? DeliveryId { get; init; }
+    }
     public sealed record NoConversation : Outcome;
     public sealed record ConversationClosed : Outcome;
     public sealed record KeyReused : Outcome;
@@ -95,15 +100,31 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
             await c.ExecuteAsync(
                 "INSERT INTO idempotency_keys (bot_id, idem_key, request_hash, message_id, created_at) VALUES (@BotId, @idempotencyKey, @requestHash, @Id, @now)",
                 new { conversation.BotId, idempotencyKey, requestHash, stored.Id, now }, tx);
-        return new Accepted(stored, conversation, Replayed: false);
+        var deliveryId = await WebhookOutbox.EnqueueAsync(c, tx, stored.BotId, WebhookOutbox.Types.MessageReceived,
+            MessageView.Of(stored), now, stored.ConversationId, stored.Id);
+        return new Accepted(stored, conversation, Replayed: false) { DeliveryId = deliveryId };
     }
 
-    /// <summary>The caller stopped waiting: the reply, when it comes, goes out by webhook instead.</summary>
-    public async Task HandOverToWebhookAsync(string messageId)
-    {
-        await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("UPDATE messages SET response_mode = 'webhook' WHERE id = @messageId", new { messageId });
-    }
+    /// <summary>
+    /// The caller stopped waiting: the reply goes out by webhook instead. If the worker stored it in the
+    /// meantime (it saw the old mode, so it emitted nothing), the <c>message.reply</c> event is emitted
+    /// here; both sides decide under the message's row lock, so the reply is delivered exactly once.
+    /// Returns the delivery to announce, if any.
+    /// </summary>
+    public Task<string?> HandOverToWebhookAsync(string messageId) =>
+        db.InTransactionAsync(async (c, tx) =>
+        {
+            var message = await c.QuerySingleOrDefaultAsync<MessageRecord>(
+                $"SELECT * FROM {db.Dialect.LockedTable("messages")} WHERE id = @messageId", new { messageId }, tx);
+            if (message is null || message.ResponseMode == "webhook") return null;
+            await c.ExecuteAsync("UPDATE messages SET response_mode = 'webhook' WHERE id = @messageId", new { messageId }, tx);
+            if (message.ReplyState != ReplyStates.Answered) return null;
+
+            var reply = await c.QuerySingleOrDefaultAsync<MessageRecord>(
+                "SELECT * FROM messages WHERE reply_to = @messageId AND sender = 'ai'", new { messageId }, tx);
+            return reply is null ? null : await WebhookOutbox.EnqueueAsync(c, tx, reply.BotId, WebhookOutbox.Types.MessageReply,
+                ReplyObject.Of(reply), clock.GetUtcNow().ToUnixTimeMilliseconds(), reply.ConversationId, reply.Id);
+        });
 
     public async Task<MessageRecord?> GetAsync(string messageId, CancellationToken ct)
     {

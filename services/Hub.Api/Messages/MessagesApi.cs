@@ -6,6 +6,7 @@ using Hub.Core.Bots;
 using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Messages;
+using Hub.Core.Webhooks;
 using MassTransit;
 
 namespace Hub.Api.Messages;
@@ -65,6 +66,7 @@ public static class MessagesApi
             };
 
         var message = accepted.Message;
+        await WebhookOutbox.NotifyAsync(bus, [accepted.DeliveryId]);
         if (message.ReplyState is null)
             return WithPeople(mode, message);
         if (mode == "webhook")
@@ -90,7 +92,7 @@ public static class MessagesApi
         if (mode == "streaming")
         {
             var ping = TimeSpan.FromSeconds(configuration.GetValue("HUB_SSE_PING_SECONDS", 15.0));
-            return new ServerSentEventsResult(Stream(waiter, message, timeout, ping, intake));
+            return new ServerSentEventsResult(Stream(waiter, message, timeout, ping, intake, bus));
         }
 
         using (waiter)
@@ -102,7 +104,7 @@ public static class MessagesApi
             }
             catch (OperationCanceledException)
             {
-                await intake.HandOverToWebhookAsync(message.Id);
+                await WebhookOutbox.NotifyAsync(bus, [await intake.HandOverToWebhookAsync(message.Id)]);
                 throw;
             }
             switch (end)
@@ -116,7 +118,7 @@ public static class MessagesApi
                 case ReplyWithheld:
                     return TypedResults.Accepted((string?)null, new MessageStatus("handed_off", message.Id, message.ConversationId));
                 default:
-                    await intake.HandOverToWebhookAsync(message.Id);
+                    await WebhookOutbox.NotifyAsync(bus, [await intake.HandOverToWebhookAsync(message.Id)]);
                     return TypedResults.Accepted((string?)null, new MessageStatus("pending", message.Id, message.ConversationId));
             }
         }
@@ -169,68 +171,80 @@ public static class MessagesApi
     }
 
     private static async IAsyncEnumerable<SseFrame> Stream(ReplyWaiter waiter, MessageRecord message, TimeSpan timeout,
-        TimeSpan ping, MessageIntake intake, [EnumeratorCancellation] CancellationToken ct = default)
+        TimeSpan ping, MessageIntake intake, IBus bus, [EnumeratorCancellation] CancellationToken ct = default)
     {
         using var _ = waiter;
         var deadline = DateTimeOffset.UtcNow + timeout;
         var streamed = false;
-        while (true)
+        var finished = false;
+        try
         {
-            var remaining = deadline - DateTimeOffset.UtcNow;
-            if (remaining <= TimeSpan.Zero) break;
+            while (true)
+            {
+                var remaining = deadline - DateTimeOffset.UtcNow;
+                if (remaining <= TimeSpan.Zero) break;
 
-            ReplySignal? signal = null;
-            var closed = false;
-            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
-            {
-                wait.CancelAfter(remaining < ping ? remaining : ping);
-                try
+                ReplySignal? signal = null;
+                var closed = false;
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
                 {
-                    signal = await waiter.Signals.ReadAsync(wait.Token);
+                    wait.CancelAfter(remaining < ping ? remaining : ping);
+                    try
+                    {
+                        signal = await waiter.Signals.ReadAsync(wait.Token);
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        // Quiet for a ping interval (or the deadline passed): the loop decides which.
+                    }
+                    catch (System.Threading.Channels.ChannelClosedException)
+                    {
+                        closed = true;
+                    }
                 }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                if (closed) break;
+                if (signal is null)
                 {
-                    // Quiet for a ping interval (or the deadline passed): the loop decides which.
+                    if (deadline - DateTimeOffset.UtcNow > TimeSpan.Zero) yield return SseFrame.Ping;
+                    continue;
                 }
-                catch (System.Threading.Channels.ChannelClosedException)
+
+                switch (signal)
                 {
-                    closed = true;
+                    case ReplyDelta delta:
+                        streamed = true;
+                        yield return new SseFrame("message", new SseMessageDelta(delta.ReplyMessageId, message.ConversationId, delta.Text));
+                        break;
+                    case ReplyEnded ended:
+                        var reply = await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None);
+                        if (reply is null) { yield return new SseFrame("error", new SseError("internal_error", "The stored reply could not be read.", message.Id)); yield break; }
+                        if (!streamed) yield return new SseFrame("message", new SseMessageDelta(reply.Id, message.ConversationId, reply.Content));
+                        finished = true;
+                        yield return new SseFrame("message_end", ReplyObject.Of(reply));
+                        yield break;
+                    case ReplyNotProduced failed:
+                        finished = true;
+                        yield return new SseFrame("error", new SseError("unavailable", $"The AI could not answer ({failed.Code}); the message is stored.", message.Id));
+                        yield break;
+                    case ReplyWithheld { ConversationStatus: ConversationStatus.Closed }:
+                        finished = true;
+                        yield return new SseFrame("error", new SseError("conversation_closed", "The conversation was closed before the reply.", message.Id));
+                        yield break;
+                    case ReplyWithheld:
+                        finished = true;
+                        yield return new SseFrame("handoff", new SseHandoff(message.ConversationId, "handed_off"));
+                        yield break;
                 }
-            }
-            if (closed) break;
-            if (signal is null)
-            {
-                if (deadline - DateTimeOffset.UtcNow > TimeSpan.Zero) yield return SseFrame.Ping;
-                continue;
             }
 
-            switch (signal)
-            {
-                case ReplyDelta delta:
-                    streamed = true;
-                    yield return new SseFrame("message", new SseMessageDelta(delta.ReplyMessageId, message.ConversationId, delta.Text));
-                    break;
-                case ReplyEnded ended:
-                    var reply = await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None);
-                    if (reply is null) { yield return new SseFrame("error", new SseError("internal_error", "The stored reply could not be read.", message.Id)); yield break; }
-                    if (!streamed) yield return new SseFrame("message", new SseMessageDelta(reply.Id, message.ConversationId, reply.Content));
-                    yield return new SseFrame("message_end", ReplyObject.Of(reply));
-                    yield break;
-                case ReplyNotProduced failed:
-                    yield return new SseFrame("error", new SseError("unavailable", $"The AI could not answer ({failed.Code}); the message is stored.", message.Id));
-                    yield break;
-                case ReplyWithheld { ConversationStatus: ConversationStatus.Closed }:
-                    yield return new SseFrame("error", new SseError("conversation_closed", "The conversation was closed before the reply.", message.Id));
-                    yield break;
-                case ReplyWithheld:
-                    yield return new SseFrame("handoff", new SseHandoff(message.ConversationId, "handed_off"));
-                    yield break;
-            }
+            yield return new SseFrame("error", new SseError("timeout",
+                $"No reply within {timeout.TotalSeconds:0} s; it will be stored and delivered by webhook.", message.Id));
         }
-
-        await intake.HandOverToWebhookAsync(message.Id);
-        yield return new SseFrame("error", new SseError("timeout",
-            $"No reply within {timeout.TotalSeconds:0} s; it will be stored and delivered by webhook.", message.Id));
+        finally
+        {
+            // Timed out, or the caller went away mid-stream: the reply goes out by webhook instead.
+            if (!finished) await WebhookOutbox.NotifyAsync(bus, [await intake.HandOverToWebhookAsync(message.Id)]);
+        }
     }
 
     private static async IAsyncEnumerable<SseFrame> Once(SseFrame frame)
