@@ -26,6 +26,12 @@ public sealed class DeliveryProcessor(
     /// <summary>How long a claim holds a delivery: the try's timeout plus room to record it.</summary>
     public TimeSpan ClaimFor => TimeSpan.FromSeconds(options.Value.TimeoutSeconds + 30);
 
+    /// <summary>True when this process already has as many tries in flight to the bot's endpoint as it allows.</summary>
+    public bool IsSaturated(string botId) => _endpoints.TryGetValue(botId, out var gate) && gate.CurrentCount == 0;
+
+    public IReadOnlyCollection<string> SaturatedEndpoints() =>
+        _endpoints.Where(e => e.Value.CurrentCount == 0).Select(e => e.Key).ToList();
+
     public async Task ProcessAsync(DeliveryWork work, CancellationToken ct)
     {
         var gate = _endpoints.GetOrAdd(work.Bot.Id, _ => new SemaphoreSlim(Math.Max(1, options.Value.EndpointConcurrency)));

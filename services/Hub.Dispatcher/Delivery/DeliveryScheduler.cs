@@ -27,13 +27,19 @@ public sealed class DeliveryScheduler(
         {
             try
             {
-                var due = await store.DueAsync(workers * 2, stoppingToken);
-                foreach (var id in due)
+                var due = await store.DueAsync(workers * 2, processor.SaturatedEndpoints(), stoppingToken);
+                var claimed = 0;
+                foreach (var (id, botId) in due)
                 {
-                    if (await store.ClaimAsync(id, processor.ClaimFor, stoppingToken) is { } work)
-                        await queue.Writer.WriteAsync(work, stoppingToken);
+                    // A slow endpoint's backlog stays in the store rather than churning through claims,
+                    // and does not hide other endpoints' due tries from the query above.
+                    if (processor.IsSaturated(botId)) continue;
+                    if (await store.ClaimAsync(id, processor.ClaimFor, stoppingToken) is not { } work) continue;
+                    await queue.Writer.WriteAsync(work, stoppingToken);
+                    claimed++;
                 }
-                if (due.Count < workers * 2) await Task.Delay(interval, stoppingToken);
+                // A full batch all taken means more may be due right now; otherwise wait for the next tick.
+                if (claimed < workers * 2) await Task.Delay(interval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
             catch (Exception e)

@@ -24,17 +24,18 @@ public sealed class DeliveryStore(HubDb db, TimeProvider clock)
 {
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>Due deliveries of enabled endpoints that nobody holds.</summary>
-    public async Task<IReadOnlyList<string>> DueAsync(int limit, CancellationToken ct)
+    /// <summary>Due deliveries of enabled endpoints that nobody holds, leaving out endpoints in <paramref name="skipBots"/>.</summary>
+    public async Task<IReadOnlyList<(string Id, string BotId)>> DueAsync(int limit, IReadOnlyCollection<string> skipBots, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        return (await c.QueryAsync<string>(new CommandDefinition(
+        return (await c.QueryAsync<(string Id, string BotId)>(new CommandDefinition(
             $"""
-            SELECT d.id FROM deliveries d JOIN bots b ON b.id = d.bot_id
+            SELECT d.id, d.bot_id FROM deliveries d JOIN bots b ON b.id = d.bot_id
             WHERE d.status = 'pending' AND d.next_attempt_at <= @now
               AND (d.locked_until IS NULL OR d.locked_until <= @now) AND b.webhook_status = 'enabled'
+              {(skipBots.Count > 0 ? "AND d.bot_id NOT IN @skipBots" : "")}
             ORDER BY d.next_attempt_at {db.Dialect.LimitClause}
-            """, new { now = Now, limit }, cancellationToken: ct))).ToList();
+            """, new { now = Now, limit, skipBots }, cancellationToken: ct))).ToList();
     }
 
     /// <summary>Locks a due delivery for one try; null when it is not due, held elsewhere, done, or its endpoint is disabled.</summary>
