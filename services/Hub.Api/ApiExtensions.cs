@@ -1,8 +1,10 @@
+using Hub.Api.Agents;
 using Hub.Api.Auth;
 using Hub.Api.Bots;
 using Hub.Api.Conversations;
 using Hub.Api.Deliveries;
 using Hub.Api.Errors;
+using Hub.Api.Inbox;
 using Hub.Api.Messages;
 using Hub.Api.RateLimiting;
 using Hub.Api.Usage;
@@ -24,6 +26,7 @@ public static class ApiExtensions
         builder.Services.AddOpenApi();
         builder.Services.AddSingleton<MessageIntake>();
         builder.Services.AddSingleton<ReplyWaiters>();
+        builder.AddInbox();
 
         // Every API process gets its own temporary queue, so each sees the replies its callers wait for.
         var instance = Ids.RandomToken(6).ToLowerInvariant();
@@ -52,6 +55,9 @@ public static class ApiExtensions
         v1.MapMessagesApi();
         v1.MapUsageApi();
         v1.MapDeliveriesApi();
+        v1.MapAgentsApi();
+        v1.MapLoginApi();
+        app.MapInbox(v1);
         return app;
     }
 }

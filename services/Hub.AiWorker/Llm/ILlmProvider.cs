@@ -15,14 +15,17 @@ public interface ILlmProvider
 /// <param name="Role">system | user | assistant</param>
 public sealed record ChatTurn(string Role, string Content);
 
+/// <param name="HandoffOnNoAnswer">The offline provider hands off instead of replying with the fallback text.</param>
 public sealed record LlmRequest(
     string? Model,
     double? Temperature,
     IReadOnlyList<ChatTurn> Messages,
     IReadOnlyList<string> Knowledge,
-    string? FallbackText);
+    string? FallbackText,
+    bool HandoffOnNoAnswer = false);
 
-public sealed record LlmUpdate(string? Text, LlmTokenUsage? Usage = null);
+/// <param name="Handoff">The model asked to hand the conversation to people (the <c>handoff_to_human</c> tool).</param>
+public sealed record LlmUpdate(string? Text, LlmTokenUsage? Usage = null, bool Handoff = false);
 
 public sealed record LlmTokenUsage(int PromptTokens, int CompletionTokens);
 

@@ -14,12 +14,18 @@ public sealed class LlmResilience
 
     public LlmResilience(AiWorkerOptions options)
     {
+        // Polly refuses MaxRetryAttempts = 0, so HUB_LLM_RETRIES=0 means no retry strategy at all.
+        if (options.LlmRetries < 1)
+        {
+            _pipeline = ResiliencePipeline.Empty;
+            return;
+        }
         _pipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<LlmTransientException>(),
-                MaxRetryAttempts = Math.Max(0, options.LlmRetries),
-                Delay = TimeSpan.FromMilliseconds(options.LlmRetryDelayMilliseconds),
+                MaxRetryAttempts = options.LlmRetries,
+                Delay = TimeSpan.FromMilliseconds(Math.Max(0, options.LlmRetryDelayMilliseconds)),
                 MaxDelay = TimeSpan.FromSeconds(30),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,

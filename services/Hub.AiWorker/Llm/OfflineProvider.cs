@@ -17,7 +17,13 @@ public sealed partial class OfflineProvider : ILlmProvider
     public async IAsyncEnumerable<LlmUpdate> StreamAsync(LlmRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
         var question = request.Messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";
-        var answer = Answer(question, request.Knowledge) ?? (string.IsNullOrWhiteSpace(request.FallbackText) ? DefaultFallback : request.FallbackText);
+        var found = Answer(question, request.Knowledge);
+        if (found is null && request.HandoffOnNoAnswer)
+        {
+            yield return new LlmUpdate(null, new LlmTokenUsage(TokenCounter.CountPrompt(request.Messages), 0), Handoff: true);
+            yield break;
+        }
+        var answer = found ?? (string.IsNullOrWhiteSpace(request.FallbackText) ? DefaultFallback : request.FallbackText);
 
         foreach (Match word in Words().Matches(answer))
         {

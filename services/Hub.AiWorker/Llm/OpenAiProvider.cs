@@ -16,6 +16,13 @@ namespace Hub.AiWorker.Llm;
 /// </summary>
 public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOptions> worker) : ILlmProvider
 {
+    public const string HandoffTool = "handoff_to_human";
+
+    /// <summary>Offered with every request: the model calls it to give the conversation to people.</summary>
+    private static readonly ChatTool Handoff = ChatTool.CreateFunctionTool(HandoffTool,
+        "Hand the conversation to a human support agent: when the user asks for a person, or when you cannot help.",
+        BinaryData.FromString("""{"type":"object","properties":{"reason":{"type":"string","description":"Why a person is needed."}}}"""));
+
     private readonly ConcurrentDictionary<string, ChatClient> _clients = new();
 
     public string Name => "openai";
@@ -26,6 +33,7 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
         var client = _clients.GetOrAdd(model, CreateClient);
         var options = new ChatCompletionOptions();
         if (request.Temperature is { } t) options.Temperature = (float)t;
+        options.Tools.Add(Handoff);
 
         var messages = request.Messages.Select(ToSdk).ToList();
         IAsyncEnumerator<StreamingChatCompletionUpdate> updates;
@@ -36,6 +44,7 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
         catch (Exception e) when (Classify(e, ct) is { } mapped) { throw mapped; }
 
         LlmTokenUsage? usage = null;
+        var handoff = false;
         var completion = new System.Text.StringBuilder();
         try
         {
@@ -56,6 +65,7 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
                     yield return new LlmUpdate(part.Text);
                 }
                 if (update.Usage is { } u) usage = new LlmTokenUsage(u.InputTokenCount, u.OutputTokenCount);
+                if (update.ToolCallUpdates.Any(call => call.FunctionName == HandoffTool)) handoff = true;
             }
         }
         finally
@@ -65,7 +75,7 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
 
         // A server that ignores include_usage still gets billed honestly: counted, not invented.
         yield return new LlmUpdate(null, usage ?? new LlmTokenUsage(
-            TokenCounter.CountPrompt(request.Messages), TokenCounter.Count(completion.ToString())));
+            TokenCounter.CountPrompt(request.Messages), TokenCounter.Count(completion.ToString())), handoff);
     }
 
     private ChatClient CreateClient(string model)

@@ -15,7 +15,8 @@ public static partial class TokenCounter
     public const int PerMessage = 4;
     public const int ReplyPriming = 3;
 
-    [GeneratedRegex(@"\p{L}+|\p{N}+|[^\s\p{L}\p{N}]")]
+    // A surrogate pair (an emoji, say) is one character, not two.
+    [GeneratedRegex(@"\p{L}+|\p{N}+|[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s\p{L}\p{N}]")]
     private static partial Regex Pieces();
 
     public static int Count(string? text)

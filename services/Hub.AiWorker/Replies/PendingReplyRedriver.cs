@@ -61,9 +61,16 @@ public sealed class PendingReplyRedriver(
         var published = 0;
         foreach (var message in due)
         {
-            // Moving redrive_at first means two sweepers never publish the same message for one tick.
+            // Moving redrive_at first means two sweepers never publish the same message for one tick. A
+            // 'working' message is due only because its worker's lease ran out (or, at start-up with the
+            // in-memory bus, its worker died with the last process): it goes back to 'pending' so that the
+            // next worker may claim it; the new redrive_at would otherwise read as a live lease.
             var taken = await c.ExecuteAsync(
-                "UPDATE messages SET redrive_at = @next WHERE id = @Id AND redrive_at = @RedriveAt",
+                """
+                UPDATE messages SET redrive_at = @next,
+                    reply_state = CASE WHEN reply_state = 'working' THEN 'pending' ELSE reply_state END
+                WHERE id = @Id AND redrive_at = @RedriveAt
+                """,
                 new { next, message.Id, message.RedriveAt });
             if (taken == 0) continue;
             await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, StreamDeltas: false), ct);

@@ -2,6 +2,7 @@ using System.Text;
 using Hub.AiWorker.Llm;
 using Hub.Contracts;
 using Hub.Core.Hosting;
+using Hub.Core.Inbox;
 using Hub.Core.Messages;
 using Hub.Core.Webhooks;
 using MassTransit;
@@ -49,6 +50,7 @@ public sealed class ProduceReplyConsumer(
         var replyId = Ids.New("msg");
         var text = new StringBuilder();
         var deltas = 0;
+        var handoff = false;
         LlmTokenUsage? usage = null;
 
         try
@@ -67,6 +69,7 @@ public sealed class ProduceReplyConsumer(
                             await context.Publish(new ReplyDeltaProduced(message.Id, message.ConversationId, replyId, deltas++, update.Text), ct);
                     }
                     usage = update.Usage ?? usage;
+                    handoff |= update.Handoff;
                     if (!await stream.MoveNextAsync()) break;
                     update = stream.Current;
                 }
@@ -81,6 +84,16 @@ public sealed class ProduceReplyConsumer(
             return;
         }
 
+        if (handoff)
+        {
+            var (status, deliveryId) = await store.HandOffAsync(message, ct);
+            logger.LogInformation("Conversation {ConversationId} handed off by the model", message.ConversationId);
+            await context.Publish(new ReplySkipped(message.Id, message.ConversationId, status), ct);
+            await WebhookOutbox.NotifyAsync(context, [deliveryId], ct);
+            await InboxSignals.ConversationChangedAsync(context, message.ConversationId, message.BotId, ct);
+            return;
+        }
+
         var tokens = usage ?? new LlmTokenUsage(TokenCounter.CountPrompt(request.Messages), TokenCounter.Count(text.ToString()));
         var (inputCredits, outputCredits) = Credits.For(tokens.PromptTokens, tokens.CompletionTokens, bot.InputCreditsPer1k, bot.OutputCreditsPer1k);
         var stored = await store.StoreReplyAsync(message, replyId, text.ToString(), request.Model ?? llm.Name,
@@ -91,6 +104,7 @@ public sealed class ProduceReplyConsumer(
             case ReplyStore.Inserted inserted:
                 await context.Publish(new ReplyProduced(message.Id, message.ConversationId, inserted.Reply.Id, deltas), ct);
                 await WebhookOutbox.NotifyAsync(context, [inserted.DeliveryId], ct);
+                await InboxSignals.MessageStoredAsync(context, inserted.Reply.Id, message.ConversationId, message.BotId, ct);
                 break;
             case ReplyStore.Duplicate duplicate:
                 await context.Publish(new ReplyProduced(message.Id, message.ConversationId, duplicate.ReplyId, 0), ct);

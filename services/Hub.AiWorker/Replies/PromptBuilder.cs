@@ -18,6 +18,6 @@ public static class PromptBuilder
 
         var turns = new List<ChatTurn>(history.Count + 1) { new("system", system) };
         turns.AddRange(history.Select(m => new ChatTurn(m.Sender == "user" ? "user" : "assistant", m.Content)));
-        return new LlmRequest(bot.Model, bot.Temperature, turns, knowledge, bot.FallbackText);
+        return new LlmRequest(bot.Model, bot.Temperature, turns, knowledge, bot.FallbackText, bot.HandoffOnNoAnswer);
     }
 }

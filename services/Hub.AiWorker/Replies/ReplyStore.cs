@@ -1,5 +1,6 @@
 using Dapper;
 using Hub.Core.Bots;
+using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Messages;
 using Hub.Core.Webhooks;
@@ -151,6 +152,26 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
             return new Duplicate(existing);
         }
     }
+
+    /// <summary>
+    /// The model (or the offline provider) asked for people: the conversation moves to <c>pending_human</c>
+    /// and the message is left to them. Returns the conversation's status after, and the event's delivery.
+    /// </summary>
+    public Task<(string Status, string? DeliveryId)> HandOffAsync(MessageRecord userMessage, CancellationToken ct) =>
+        db.InTransactionAsync(async (c, tx) =>
+        {
+            var result = await ConversationTransitions.MoveAsync(c, tx, db.Dialect, userMessage.ConversationId,
+                ConversationStatus.PendingHuman, Now);
+            await c.ExecuteAsync("UPDATE messages SET reply_state = 'skipped', redrive_at = NULL WHERE id = @Id AND reply_state = 'working'",
+                new { userMessage.Id }, tx);
+            return result switch
+            {
+                ConversationTransitions.Moved moved => (moved.Conversation.Status, moved.DeliveryId),
+                ConversationTransitions.AlreadyThere there => (there.Conversation.Status, (string?)null),
+                ConversationTransitions.NotAllowed refused => (refused.Conversation.Status, null),
+                _ => (ConversationStatus.Closed, null),
+            };
+        }, ct);
 
     public async Task MarkFailedAsync(string messageId, string code, CancellationToken ct)
     {

@@ -15,12 +15,35 @@ public static class HubClaims
     public const string BotIdClaim = "hub:bot_id";
     public const string KeyId = "hub:key_id";
     public const string AdminRole = "admin";
+    public const string AgentRole = "agent";
+    public const string AgentIdClaim = "hub:agent_id";
+    public const string AgentNameClaim = "hub:agent_name";
+    /// <summary>One claim per bot an agent is limited to; none means every bot.</summary>
+    public const string AgentBotClaim = "hub:agent_bot";
+    public const string SessionCookie = "hub_session";
+    public const string SessionTokenPrefix = "hub_at_";
 
     public static bool IsAdmin(this ClaimsPrincipal user) => user.IsInRole(AdminRole);
     public static string? BotId(this ClaimsPrincipal user) => user.FindFirstValue(BotIdClaim);
+    public static string? AgentId(this ClaimsPrincipal user) => user.FindFirstValue(AgentIdClaim);
+    public static string AgentName(this ClaimsPrincipal user) => user.FindFirstValue(AgentNameClaim) ?? "Agent";
 
-    /// <summary>Which bot's data the caller may touch: its own for a bot key, any (null) for the admin.</summary>
-    public static bool MaySee(this ClaimsPrincipal user, string botId) => user.IsAdmin() || user.BotId() == botId;
+    /// <summary>
+    /// Which bot's data the caller may touch: any for the admin (key or admin agent), its own for a bot key,
+    /// the listed bots for an agent (all when none are listed).
+    /// </summary>
+    public static bool MaySee(this ClaimsPrincipal user, string botId)
+    {
+        if (user.IsAdmin()) return true;
+        if (user.BotId() is { } own) return own == botId;
+        if (user.AgentId() is null) return false;
+        var scope = user.FindAll(AgentBotClaim).ToList();
+        return scope.Count == 0 || scope.Any(c => c.Value == botId);
+    }
+
+    /// <summary>The bots an agent is limited to, or null when it may see every bot.</summary>
+    public static IReadOnlyList<string>? AgentScope(this ClaimsPrincipal user) =>
+        user.IsAdmin() || !user.HasClaim(c => c.Type == AgentBotClaim) ? null : user.FindAll(AgentBotClaim).Select(c => c.Value).ToList();
 
     /// <summary>What the rate limiter counts against: the key, never a shared bucket.</summary>
     public static string RateLimitPartition(this ClaimsPrincipal user) =>
@@ -41,11 +64,25 @@ public sealed class HubKeyAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
-        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return AuthenticateResult.Fail("Use Authorization: Bearer <key>.");
-        var token = header["Bearer ".Length..].Trim();
+        string? token;
+        if (!string.IsNullOrEmpty(header))
+        {
+            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                return AuthenticateResult.Fail("Use Authorization: Bearer <key>.");
+            token = header["Bearer ".Length..].Trim();
+        }
+        else
+        {
+            // The inbox: SignalR sends its token as ?access_token= (browsers cannot set headers on WebSockets),
+            // and the page itself rides on the session cookie set at login.
+            token = Request.Path.StartsWithSegments("/hubs") ? Request.Query["access_token"].FirstOrDefault() : null;
+            token ??= Request.Cookies[HubClaims.SessionCookie];
+            if (string.IsNullOrEmpty(token)) return AuthenticateResult.NoResult();
+        }
         if (token.Length == 0 || token.Length > 512) return AuthenticateResult.Fail("Invalid key.");
+
+        if (token.StartsWith(HubClaims.SessionTokenPrefix, StringComparison.Ordinal))
+            return await AgentSessionAsync(token);
 
         if (adminKey.Matches(token))
             return Success(new Claim(ClaimTypes.Role, HubClaims.AdminRole), new Claim(HubClaims.KeyId, "admin"));
@@ -56,6 +93,28 @@ public sealed class HubKeyAuthenticationHandler(
         return key is { } k
             ? Success(new Claim(HubClaims.BotIdClaim, k.BotId), new Claim(HubClaims.KeyId, k.Id), new Claim(ClaimTypes.Role, "bot"))
             : AuthenticateResult.Fail("Invalid key.");
+    }
+
+    private async Task<AuthenticateResult> AgentSessionAsync(string token)
+    {
+        await using var c = await db.OpenAsync(Context.RequestAborted);
+        var agent = await c.QuerySingleOrDefaultAsync<Agents.AgentRecord>(
+            """
+            SELECT a.* FROM agent_sessions s JOIN agents a ON a.id = s.agent_id
+            WHERE s.token_hash = @hash AND s.expires_at > @now
+            """, new { hash = Ids.HashKey(token), now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+        if (agent is null) return AuthenticateResult.Fail("The session has ended; log in again.");
+
+        var claims = new List<Claim>
+        {
+            new(ClaimTypes.Role, HubClaims.AgentRole),
+            new(HubClaims.AgentIdClaim, agent.Id),
+            new(HubClaims.AgentNameClaim, agent.Name),
+            new(HubClaims.KeyId, "agent:" + agent.Id),
+        };
+        if (agent.Role == HubClaims.AdminRole) claims.Add(new(ClaimTypes.Role, HubClaims.AdminRole));
+        claims.AddRange(agent.BotIdList.Select(b => new Claim(HubClaims.AgentBotClaim, b)));
+        return Success([.. claims]);
     }
 
     private AuthenticateResult Success(params Claim[] claims) =>
@@ -79,6 +138,8 @@ public static class AuthExtensions
 {
     public const string AdminPolicy = "admin";
     public const string ClientPolicy = "client";
+    public const string ReaderPolicy = "reader";
+    public const string AgentPolicy = "agent";
 
     public static IHostApplicationBuilder AddHubAuth(this IHostApplicationBuilder builder)
     {
@@ -88,7 +149,9 @@ public static class AuthExtensions
             .AddScheme<AuthenticationSchemeOptions, HubKeyAuthenticationHandler>(HubClaims.Scheme, null);
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AdminPolicy, p => p.RequireRole(HubClaims.AdminRole))
-            .AddPolicy(ClientPolicy, p => p.RequireRole(HubClaims.AdminRole, "bot"));
+            .AddPolicy(ClientPolicy, p => p.RequireRole(HubClaims.AdminRole, "bot"))
+            .AddPolicy(ReaderPolicy, p => p.RequireRole(HubClaims.AdminRole, "bot", HubClaims.AgentRole))
+            .AddPolicy(AgentPolicy, p => p.RequireRole(HubClaims.AgentRole));
         return builder;
     }
 }

@@ -4,7 +4,7 @@ using Hub.Core.Bots;
 namespace Hub.Api.Bots;
 
 public sealed record WebhookInput(string? Url, List<string>? Events, string? Status);
-public sealed record HandoffInput(List<string>? Keywords);
+public sealed record HandoffInput(List<string>? Keywords, bool? OnNoAnswer);
 public sealed record PricingInput(
     [property: JsonPropertyName("input_credits_per_1k")] double? InputCreditsPer1k,
     [property: JsonPropertyName("output_credits_per_1k")] double? OutputCreditsPer1k);
@@ -23,7 +23,7 @@ public sealed record BotInput(
     int? BlockingTimeoutSeconds);
 
 public sealed record WebhookView(string? Url, IReadOnlyList<string> Events, string Secret, string Status, string? DisabledReason);
-public sealed record HandoffView(IReadOnlyList<string> Keywords);
+public sealed record HandoffView(IReadOnlyList<string> Keywords, bool OnNoAnswer);
 public sealed record PricingView(
     [property: JsonPropertyName("input_credits_per_1k")] double InputCreditsPer1k,
     [property: JsonPropertyName("output_credits_per_1k")] double OutputCreditsPer1k);
@@ -50,7 +50,7 @@ public sealed record BotView(
     public static BotView Of(BotRecord b) => new(
         b.Id, b.Name, b.Instructions, b.Model, b.Temperature,
         new WebhookView(b.WebhookUrl, b.WebhookEventList, b.WebhookSecret, b.WebhookStatus, b.WebhookDisabledReason),
-        new HandoffView(b.HandoffKeywordList),
+        new HandoffView(b.HandoffKeywordList, b.HandoffOnNoAnswer),
         b.KnowledgeList, b.FallbackText,
         new PricingView(b.InputCreditsPer1k, b.OutputCreditsPer1k),
         b.BlockingTimeoutSeconds,

@@ -51,6 +51,7 @@ public static class BotsApi
             Knowledge = BotRecord.ToJsonList(input.Knowledge),
             FallbackText = input.FallbackText,
             HandoffKeywords = BotRecord.ToJsonList(input.Handoff?.Keywords),
+            HandoffOnNoAnswer = input.Handoff?.OnNoAnswer ?? false,
             InputCreditsPer1k = input.Pricing?.InputCreditsPer1k ?? 0,
             OutputCreditsPer1k = input.Pricing?.OutputCreditsPer1k ?? 0,
             BlockingTimeoutSeconds = input.BlockingTimeoutSeconds ?? 60,
@@ -66,10 +67,10 @@ public static class BotsApi
         {
             await c.ExecuteAsync(
                 """
-                INSERT INTO bots (id, name, instructions, model, temperature, knowledge, fallback_text, handoff_keywords,
+                INSERT INTO bots (id, name, instructions, model, temperature, knowledge, fallback_text, handoff_keywords, handoff_on_no_answer,
                     input_credits_per_1k, output_credits_per_1k, blocking_timeout_seconds, webhook_url, webhook_events,
                     webhook_secret, webhook_status, created_at, updated_at)
-                VALUES (@Id, @Name, @Instructions, @Model, @Temperature, @Knowledge, @FallbackText, @HandoffKeywords,
+                VALUES (@Id, @Name, @Instructions, @Model, @Temperature, @Knowledge, @FallbackText, @HandoffKeywords, @HandoffOnNoAnswer,
                     @InputCreditsPer1k, @OutputCreditsPer1k, @BlockingTimeoutSeconds, @WebhookUrl, @WebhookEvents,
                     @WebhookSecret, @WebhookStatus, @CreatedAt, @UpdatedAt)
                 """, bot, tx);
@@ -114,6 +115,7 @@ public static class BotsApi
                 Knowledge = input.Knowledge is null ? bot.Knowledge : BotRecord.ToJsonList(input.Knowledge),
                 FallbackText = EmptyIsNull(input.FallbackText, bot.FallbackText),
                 HandoffKeywords = input.Handoff?.Keywords is null ? bot.HandoffKeywords : BotRecord.ToJsonList(input.Handoff.Keywords),
+                HandoffOnNoAnswer = input.Handoff?.OnNoAnswer ?? bot.HandoffOnNoAnswer,
                 InputCreditsPer1k = input.Pricing?.InputCreditsPer1k ?? bot.InputCreditsPer1k,
                 OutputCreditsPer1k = input.Pricing?.OutputCreditsPer1k ?? bot.OutputCreditsPer1k,
                 BlockingTimeoutSeconds = input.BlockingTimeoutSeconds ?? bot.BlockingTimeoutSeconds,
@@ -132,6 +134,7 @@ public static class BotsApi
                 """
                 UPDATE bots SET name = @Name, instructions = @Instructions, model = @Model, temperature = @Temperature,
                     knowledge = @Knowledge, fallback_text = @FallbackText, handoff_keywords = @HandoffKeywords,
+                    handoff_on_no_answer = @HandoffOnNoAnswer,
                     input_credits_per_1k = @InputCreditsPer1k, output_credits_per_1k = @OutputCreditsPer1k,
                     blocking_timeout_seconds = @BlockingTimeoutSeconds, webhook_url = @WebhookUrl,
                     webhook_events = @WebhookEvents, webhook_status = @WebhookStatus,

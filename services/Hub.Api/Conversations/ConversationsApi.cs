@@ -20,14 +20,17 @@ public static class ConversationsApi
 {
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/conversations").WithTags("Conversations").RequireAuthorization(AuthExtensions.ClientPolicy);
-        group.MapPost("/", CreateConversation).WithName("CreateConversation").Accepts<CreateConversation>("application/json");
+        // Agents read conversations (the inbox thread) but act on them through the inbox.
+        var group = app.MapGroup("/v1/conversations").WithTags("Conversations").RequireAuthorization(AuthExtensions.ReaderPolicy);
+        group.MapPost("/", CreateConversation).WithName("CreateConversation").Accepts<CreateConversation>("application/json")
+            .RequireAuthorization(AuthExtensions.ClientPolicy);
         group.MapGet("/", ListConversations).WithName("ListConversations")
             .WithSummary("Cursor-paged in creation order: nothing skipped or repeated while conversations change.");
         group.MapGet("/{id}", GetConversation).WithName("GetConversation");
         group.MapGet("/{id}/messages", ListMessages).WithName("ListMessages");
-        group.MapPost("/{id}/handoff", Handoff).WithName("HandOffConversation").Accepts<HandoffInput>("application/json");
-        group.MapPost("/{id}/close", Close).WithName("CloseConversation");
+        group.MapPost("/{id}/handoff", Handoff).WithName("HandOffConversation").Accepts<HandoffInput>("application/json")
+            .RequireAuthorization(AuthExtensions.ClientPolicy);
+        group.MapPost("/{id}/close", Close).WithName("CloseConversation").RequireAuthorization(AuthExtensions.ClientPolicy);
         return group;
     }
 
@@ -79,6 +82,8 @@ public static class ConversationsApi
         var after = Cursor.Decode("conv", cursor);
         var updatedAfter = Cursor.Time("updated_after", updated_after);
         var botId = user.BotId() ?? bot_id;
+        if (botId is not null && !user.MaySee(botId)) return HubProblem.Forbidden("These credentials may not read that bot's conversations.");
+        var scope = botId is null ? user.AgentScope() : null;
 
         await using var c = await db.OpenAsync();
         var rows = (await c.QueryAsync<ConversationRecord>(
@@ -88,9 +93,10 @@ public static class ConversationsApi
               AND (@botId IS NULL OR bot_id = @botId)
               AND (@status IS NULL OR status = @status)
               AND (@updatedAfter IS NULL OR updated_at > @updatedAfter)
+              {(scope is null ? "" : "AND bot_id IN @scope")}
             ORDER BY seq {db.Dialect.LimitClause}
             """,
-            new { after, botId, status, updatedAfter, limit = take + 1 })).ToList();
+            new { after, botId, status, updatedAfter, scope, limit = take + 1 })).ToList();
         var hasMore = rows.Count > take;
         var page = rows.Take(take).ToList();
         return TypedResults.Ok(new ListResult<ConversationView>(
@@ -145,6 +151,7 @@ public static class ConversationsApi
         {
             case ConversationTransitions.Moved moved:
                 await WebhookOutbox.NotifyAsync(bus, [moved.DeliveryId]);
+                await Core.Inbox.InboxSignals.ConversationChangedAsync(bus, moved.Conversation.Id, moved.Conversation.BotId);
                 return TypedResults.Ok(ConversationView.Of(moved.Conversation));
             case ConversationTransitions.AlreadyThere same:
                 return TypedResults.Ok(ConversationView.Of(same.Conversation));

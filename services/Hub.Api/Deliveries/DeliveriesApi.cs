@@ -54,11 +54,22 @@ public static class DeliveriesApi
             JsonDocument.Parse(Payload).RootElement.Clone());
     }
 
-    private sealed record AttemptRow(int Attempt, long StartedAt, int? StatusCode, long LatencyMs, string? Error, string? ResponseExcerpt, string Outcome);
+    // Settable properties, not a positional record: Dapper matches a constructor only on exact column types,
+    // and SQLite hands back every integer as Int64.
+    private sealed class AttemptRow
+    {
+        public int Attempt { get; init; }
+        public long StartedAt { get; init; }
+        public int? StatusCode { get; init; }
+        public long LatencyMs { get; init; }
+        public string? Error { get; init; }
+        public string? ResponseExcerpt { get; init; }
+        public string Outcome { get; init; } = "";
+    }
 
     public static RouteGroupBuilder MapDeliveriesApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1").WithTags("Webhooks").RequireAuthorization(AuthExtensions.ClientPolicy);
+        var group = app.MapGroup("/v1").WithTags("Webhooks").RequireAuthorization(AuthExtensions.ReaderPolicy);
         group.MapGet("/deliveries", List).WithName("ListDeliveries");
         group.MapGet("/deliveries/{id}", Get).WithName("GetDelivery").WithSummary("A delivery with every attempt.");
         group.MapPost("/deliveries/{id}/retry", Retry).WithName("RetryDelivery");

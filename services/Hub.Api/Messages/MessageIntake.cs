@@ -25,8 +25,8 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
     /// <param name="Replayed">True when the Idempotency-Key named an earlier message: nothing new was stored.</param>
     public sealed record Accepted(MessageRecord Message, ConversationRecord Conversation, bool Replayed) : Outcome
     {
-        /// <summary>The <c>message.received</c> webhook delivery, to be announced after commit.</summary>
-        public string? DeliveryId { get; init; }
+        /// <summary>Webhook deliveries (<c>message.received</c>, <c>conversation.handoff_requested</c>) to announce after commit.</summary>
+        public IReadOnlyList<string?> DeliveryIds { get; init; } = [];
     }
     public sealed record NoConversation : Outcome;
     public sealed record ConversationClosed : Outcome;
@@ -74,10 +74,15 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
         }
         if (conversation.Status == ConversationStatus.Closed) return new ConversationClosed();
 
+        // A handoff keyword sends the conversation to people with this very message.
+        var handoff = conversation.Status == ConversationStatus.Bot
+            && await c.QuerySingleOrDefaultAsync<string>("SELECT handoff_keywords FROM bots WHERE id = @BotId", new { conversation.BotId }, tx) is { } keywords
+            && HandoffKeywords.Match(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(keywords) ?? []);
+
         await c.ExecuteAsync("UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @now WHERE id = @conversationId",
             new { conversationId, now }, tx);
         var sequence = await c.QuerySingleAsync<long>("SELECT last_sequence FROM conversations WHERE id = @conversationId", new { conversationId }, tx);
-        var withBot = conversation.Status == ConversationStatus.Bot;
+        var withBot = conversation.Status == ConversationStatus.Bot && !handoff;
         var stored = new MessageRecord
         {
             Id = Ids.New("msg"),
@@ -100,9 +105,12 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
             await c.ExecuteAsync(
                 "INSERT INTO idempotency_keys (bot_id, idem_key, request_hash, message_id, created_at) VALUES (@BotId, @idempotencyKey, @requestHash, @Id, @now)",
                 new { conversation.BotId, idempotencyKey, requestHash, stored.Id, now }, tx);
-        var deliveryId = await WebhookOutbox.EnqueueAsync(c, tx, stored.BotId, WebhookOutbox.Types.MessageReceived,
+        var received = await WebhookOutbox.EnqueueAsync(c, tx, stored.BotId, WebhookOutbox.Types.MessageReceived,
             MessageView.Of(stored), now, stored.ConversationId, stored.Id);
-        return new Accepted(stored, conversation, Replayed: false) { DeliveryId = deliveryId };
+        if (handoff && await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, ConversationStatus.PendingHuman, now)
+                is ConversationTransitions.Moved moved)
+            return new Accepted(stored, moved.Conversation, Replayed: false) { DeliveryIds = [received, moved.DeliveryId] };
+        return new Accepted(stored, conversation, Replayed: false) { DeliveryIds = [received] };
     }
 
     /// <summary>

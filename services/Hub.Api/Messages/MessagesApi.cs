@@ -7,6 +7,7 @@ using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Messages;
 using Hub.Core.Webhooks;
+using Hub.Core.Inbox;
 using MassTransit;
 
 namespace Hub.Api.Messages;
@@ -66,7 +67,13 @@ public static class MessagesApi
             };
 
         var message = accepted.Message;
-        await WebhookOutbox.NotifyAsync(bus, [accepted.DeliveryId]);
+        if (!accepted.Replayed)
+        {
+            await WebhookOutbox.NotifyAsync(bus, accepted.DeliveryIds);
+            await InboxSignals.MessageStoredAsync(bus, message.Id, message.ConversationId, message.BotId);
+            if (accepted.Conversation.Status != ConversationStatus.Bot)
+                await InboxSignals.ConversationChangedAsync(bus, message.ConversationId, message.BotId);
+        }
         if (message.ReplyState is null)
             return WithPeople(mode, message);
         if (mode == "webhook")

@@ -21,9 +21,19 @@ public static class UsageApi
     public static RouteHandlerBuilder MapUsageApi(this IEndpointRouteBuilder app) =>
         app.MapGet("/v1/usage", GetUsage).WithTags("Usage").WithName("GetUsage")
             .WithSummary("Token and credit totals, and per day. from/to are dates or RFC 3339 times (default: the last 30 days).")
-            .RequireAuthorization(AuthExtensions.ClientPolicy);
+            .RequireAuthorization(AuthExtensions.ReaderPolicy);
 
-    private sealed record Row(long Day, long Replies, long PromptTokens, long CompletionTokens, double InputCredits, double OutputCredits);
+    // Properties, not a positional record: with no rows SQLite reports the aggregate columns as BLOB, and
+    // Dapper's constructor matching then fails instead of returning nothing.
+    private sealed class Row
+    {
+        public long Day { get; init; }
+        public long Replies { get; init; }
+        public long PromptTokens { get; init; }
+        public long CompletionTokens { get; init; }
+        public double InputCredits { get; init; }
+        public double OutputCredits { get; init; }
+    }
 
     internal static async Task<Results<Ok<UsageReport>, ProblemHttpResult, ValidationProblem>> GetUsage(
         ClaimsPrincipal user, HubDb db, TimeProvider clock, string? bot_id, string? from, string? to, string? group_by)

@@ -15,6 +15,8 @@ public sealed class BotRecord
     public string Knowledge { get; init; } = "[]";
     public string? FallbackText { get; init; }
     public string HandoffKeywords { get; init; } = "[]";
+    /// <summary>When the offline provider finds no answer: hand off to people (true) or reply with fallback_text.</summary>
+    public bool HandoffOnNoAnswer { get; init; }
     public double InputCreditsPer1k { get; init; }
     public double OutputCreditsPer1k { get; init; }
     public int BlockingTimeoutSeconds { get; init; } = 60;

@@ -1,0 +1,78 @@
+using Dapper;
+using Hub.Api.Agents;
+using Hub.Api.Errors;
+using Hub.Core.Data;
+using Hub.Core.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
+
+namespace Hub.Api.Auth;
+
+public sealed record LoginInput(string? Email, string? Password);
+public sealed record LoginResult(string AccessToken, DateTimeOffset ExpiresAt, AgentView Agent);
+
+/// <summary>
+/// Agents log in with email and password. The answer sets an HttpOnly session cookie for the inbox page
+/// and returns the same token as <c>access_token</c> for the SignalR hub. Sessions are stored hashed, so
+/// every API process accepts them and logout or a password change ends them at once.
+/// </summary>
+public static class LoginApi
+{
+    private static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(12);
+
+    public static RouteGroupBuilder MapLoginApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/auth").WithTags("Agents");
+        group.MapPost("/login", Login).WithName("Login").Accepts<LoginInput>("application/json").AllowAnonymous();
+        group.MapPost("/logout", Logout).WithName("Logout").RequireAuthorization(AuthExtensions.AgentPolicy);
+        group.MapGet("/me", Me).WithName("Me").RequireAuthorization(AuthExtensions.AgentPolicy);
+        return group;
+    }
+
+    internal static async Task<Results<Ok<LoginResult>, ProblemHttpResult, ValidationProblem>> Login(
+        HttpContext http, HubDb db, TimeProvider clock)
+    {
+        var input = await JsonBody.ReadAsync<LoginInput>(http.Request, 16 * 1024);
+        if (string.IsNullOrWhiteSpace(input.Email) || string.IsNullOrEmpty(input.Password))
+            return HubProblem.Validation(new() { ["email"] = ["email and password are required."] });
+
+        await using var c = await db.OpenAsync();
+        var agent = await c.QuerySingleOrDefaultAsync<AgentRecord>(
+            "SELECT * FROM agents WHERE email = @email", new { email = input.Email.Trim().ToLowerInvariant() });
+        var verdict = agent is null ? PasswordVerificationResult.Failed
+            : AgentsApi.Hasher.VerifyHashedPassword(agent, agent.PasswordHash, input.Password);
+        if (agent is null || verdict == PasswordVerificationResult.Failed)
+            return HubProblem.Of(401, "unauthorized", "Wrong email or password.");
+
+        var now = clock.GetUtcNow();
+        var expires = now + SessionLifetime;
+        var token = HubClaims.SessionTokenPrefix + Ids.RandomToken(32);
+        await c.ExecuteAsync(
+            "INSERT INTO agent_sessions (token_hash, agent_id, created_at, expires_at) VALUES (@hash, @Id, @now, @expires)",
+            new { hash = Ids.HashKey(token), agent.Id, now = now.ToUnixTimeMilliseconds(), expires = expires.ToUnixTimeMilliseconds() });
+        await c.ExecuteAsync("DELETE FROM agent_sessions WHERE expires_at < @now", new { now = now.ToUnixTimeMilliseconds() });
+
+        http.Response.Cookies.Append(HubClaims.SessionCookie, token, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = http.Request.IsHttps,
+            SameSite = SameSiteMode.Strict,
+            Path = "/",
+            Expires = expires,
+        });
+        return TypedResults.Ok(new LoginResult(token, expires, AgentView.Of(agent)));
+    }
+
+    internal static async Task<NoContent> Logout(HttpContext http, HubDb db)
+    {
+        var token = http.Request.Cookies[HubClaims.SessionCookie]
+            ?? http.Request.Headers.Authorization.ToString().Replace("Bearer ", "", StringComparison.OrdinalIgnoreCase).Trim();
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM agent_sessions WHERE token_hash = @hash", new { hash = Ids.HashKey(token) });
+        http.Response.Cookies.Delete(HubClaims.SessionCookie, new CookieOptions { Path = "/" });
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<Results<Ok<AgentView>, ProblemHttpResult>> Me(System.Security.Claims.ClaimsPrincipal user, HubDb db) =>
+        await AgentsApi.FindAsync(db, user.AgentId()!) is { } agent ? TypedResults.Ok(AgentView.Of(agent)) : HubProblem.NotFound("The agent");
+}

@@ -1,0 +1,51 @@
+using Hub.Api.Auth;
+using Hub.Core.Messages;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Hub.Api.Inbox;
+
+/// <summary>
+/// The agents' real-time inbox (<c>/hubs/inbox</c>). Client → server: Claim, Reply, HandBack, Close,
+/// Typing. Server → client: conversationUpdated, messageCreated, typing. A refused action throws a
+/// <see cref="HubException"/> whose message starts with the contract's status and code ("409 conflict: …").
+/// </summary>
+[Authorize(Policy = AuthExtensions.AgentPolicy)]
+public sealed class InboxHub(InboxActions actions, TypingTracker typing) : Microsoft.AspNetCore.SignalR.Hub
+{
+    public const string Path = "/hubs/inbox";
+    public const string AllBots = "bots:all";
+    public static string BotGroup(string botId) => "bot:" + botId;
+
+    public override async Task OnConnectedAsync()
+    {
+        // Agents limited to some bots hear only those bots; everyone else hears every bot.
+        if (Context.User!.AgentScope() is { } scope)
+            foreach (var botId in scope) await Groups.AddToGroupAsync(Context.ConnectionId, BotGroup(botId));
+        else
+            await Groups.AddToGroupAsync(Context.ConnectionId, AllBots);
+        await base.OnConnectedAsync();
+    }
+
+    public async Task<object> Claim(string conversationId) => Result(await actions.ClaimAsync(Context.User!, conversationId));
+
+    public async Task<object> Reply(string conversationId, string text)
+    {
+        var outcome = await actions.ReplyAsync(Context.User!, conversationId, text);
+        if (outcome is InboxActions.Done) await typing.StopAsync(Context.User!, conversationId);
+        return outcome is InboxActions.Done { Message: { } message } ? MessageView.Of(message) : Result(outcome);
+    }
+
+    public async Task<object> HandBack(string conversationId) => Result(await actions.HandBackAsync(Context.User!, conversationId));
+
+    public async Task<object> Close(string conversationId) => Result(await actions.CloseAsync(Context.User!, conversationId));
+
+    public Task Typing(string conversationId) => typing.SignalAsync(Context.User!, conversationId);
+
+    private static object Result(InboxActions.Outcome outcome) => outcome switch
+    {
+        InboxActions.Done done => Core.Conversations.ConversationView.Of(done.Conversation),
+        InboxActions.Refused refused => throw new HubException($"{refused.Status} {refused.Code}: {refused.Detail}"),
+        _ => throw new HubException("500 internal_error"),
+    };
+}
