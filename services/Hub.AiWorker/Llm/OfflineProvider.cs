@@ -41,7 +41,7 @@ public sealed partial class OfflineProvider : ILlmProvider
         return best is { } b ? knowledge[b] : null;
     }
 
-    [GeneratedRegex(@"\S+\s*")]
+    [GeneratedRegex(@"(?:^\s+)?\S+\s*")]
     private static partial Regex Words();
 }
 

@@ -79,7 +79,8 @@ public static class DeliveriesApi
     }
 
     internal static async Task<Results<Ok<ListResult<DeliveryView>>, ValidationProblem, ProblemHttpResult>> List(
-        ClaimsPrincipal user, HubDb db, string? status, string? bot_id, string? event_type, string? cursor, string? limit)
+        ClaimsPrincipal user, HubDb db, string? status, string? bot_id, string? event_type, string? conversation_id,
+        string? message_id, string? cursor, string? limit)
     {
         if (status is not (null or "pending" or "succeeded" or "failed"))
             return HubProblem.Validation("status", "status must be pending, succeeded or failed.");
@@ -88,6 +89,9 @@ public static class DeliveriesApi
         var take = Cursor.Limit(limit, fallback: 50, max: 200);
         var after = Cursor.Decode("dlv", cursor);
         var botId = user.BotId() ?? bot_id;
+        // An agent limited to some bots sees only their deliveries (as in the inbox).
+        var scope = user.AgentScope();
+        var scopeFilter = scope is null ? "" : "AND bot_id IN @scope";
 
         await using var c = await db.OpenAsync();
         var rows = (await c.QueryAsync<Row>(
@@ -95,8 +99,10 @@ public static class DeliveriesApi
             SELECT * FROM deliveries
             WHERE seq > @after AND (@botId IS NULL OR bot_id = @botId) AND (@status IS NULL OR status = @status)
               AND (@event_type IS NULL OR event_type = @event_type)
+              AND (@conversation_id IS NULL OR conversation_id = @conversation_id)
+              AND (@message_id IS NULL OR message_id = @message_id) {scopeFilter}
             ORDER BY seq {db.Dialect.LimitClause}
-            """, new { after, botId, status, event_type, limit = take + 1 })).ToList();
+            """, new { after, botId, status, event_type, conversation_id, message_id, scope, limit = take + 1 })).ToList();
         var hasMore = rows.Count > take;
         var page = rows.Take(take).ToList();
         return TypedResults.Ok(new ListResult<DeliveryView>(page.Select(r => r.View()).ToList(),

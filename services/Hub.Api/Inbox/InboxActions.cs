@@ -86,6 +86,8 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
             if (conversation.Status == ConversationStatus.Human && conversation.AssignedAgentId != agent.AgentId() && !agent.IsAdmin())
                 return new Refused(409, "conflict", "Another agent holds this conversation.");
             if (conversation.Status == ConversationStatus.Bot) return new Done(conversation);
+            if (conversation.Status == ConversationStatus.PendingHuman)
+                return new Refused(409, "conflict", "Claim the conversation before handing it back.");
             var moved = await MoveAsync(c, tx, conversationId, ConversationStatus.Bot, now, null);
             deliveries.Add(moved?.DeliveryId);
             return new Done(moved?.Conversation ?? conversation);

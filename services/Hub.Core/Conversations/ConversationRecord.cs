@@ -32,7 +32,6 @@ public static class ConversationStatus
         (Bot, PendingHuman) => true,
         (PendingHuman, Human) => true,
         (Human, Bot) => true,
-        (PendingHuman, Bot) => true,
         (Bot or PendingHuman or Human, Closed) => true,
         _ => false,
     };

@@ -20,15 +20,20 @@ public sealed class Migrator(HubDb db, ILogger<Migrator> logger)
         {
             if (db.Dialect is SqliteDialect)
                 await connection.ExecuteAsync("PRAGMA journal_mode=WAL;");
+            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
+            await db.Dialect.LockMigrationsAsync(connection, transaction, ct);
             await connection.ExecuteAsync(db.Dialect is SqliteDialect
                 ? "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);"
-                : "IF OBJECT_ID('schema_migrations') IS NULL CREATE TABLE schema_migrations (version INT PRIMARY KEY, name NVARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL);");
+                : "IF OBJECT_ID('schema_migrations') IS NULL CREATE TABLE schema_migrations (version INT PRIMARY KEY, name NVARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL);",
+                transaction: transaction);
+            await transaction.CommitAsync(ct);
         }
 
         foreach (var (version, name, sql) in Scripts(db.Dialect.Name))
         {
             await using var connection = await db.OpenAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
+            await db.Dialect.LockMigrationsAsync(connection, transaction, ct);
             var applied = await connection.ExecuteScalarAsync<int>(
                 $"SELECT COUNT(*) FROM {db.Dialect.LockedTable("schema_migrations")} WHERE version = @version",
                 new { version }, transaction);

@@ -24,6 +24,9 @@ public abstract class SqlDialect
     /// <summary>Creates the database itself when the server allows it (SQLite creates its file on open).</summary>
     public virtual Task EnsureDatabaseAsync(string connectionString, CancellationToken ct) => Task.CompletedTask;
 
+    /// <summary>Serialises migrations across processes inside <paramref name="transaction"/> (SQLite's write lock already does).</summary>
+    public virtual Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Run once per opened connection.</summary>
     public virtual Task PrepareAsync(DbConnection connection, CancellationToken ct) => Task.CompletedTask;
 
@@ -76,6 +79,21 @@ public sealed class SqlServerDialect : SqlDialect
         command.CommandText = "IF DB_ID(@name) IS NULL EXEC('CREATE DATABASE ' + @quoted)";
         command.Parameters.AddWithValue("@name", target.InitialCatalog);
         command.Parameters.AddWithValue("@quoted", "[" + target.InitialCatalog.Replace("]", "]]") + "]");
+        try
+        {
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        catch (SqlException e) when (e.Number == 1801)
+        {
+            // Another process created it between the check and the CREATE.
+        }
+    }
+
+    public override async Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "EXEC sp_getapplock @Resource = 'hub_migrations', @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 60000";
         await command.ExecuteNonQueryAsync(ct);
     }
 
