@@ -31,7 +31,14 @@ public static class InboxExtensions
         if (Directory.Exists(page))
         {
             var files = new PhysicalFileProvider(page);
-            app.MapGet("/inbox", () => Results.Redirect("/inbox/")).ExcludeFromDescription();
+            // "/inbox" → "/inbox/". Not an endpoint: routing would match "/inbox/" too, and the static files
+            // middleware steps aside for a matched endpoint (the page would redirect to itself forever).
+            app.Use((context, next) =>
+            {
+                if (context.Request.Path.Value != "/inbox") return next(context);
+                context.Response.Redirect("/inbox/" + context.Request.QueryString);
+                return Task.CompletedTask;
+            });
             app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, RequestPath = "/inbox" });
             app.UseStaticFiles(new StaticFileOptions { FileProvider = files, RequestPath = "/inbox" });
         }
