@@ -34,8 +34,10 @@ public sealed class PendingReplyRedriver(
         {
             try
             {
-                while (await SweepAsync(everything, stoppingToken) > 0 && !stoppingToken.IsCancellationRequested) { }
+                // "Everything" only once: a second pass would find the messages it just published again.
+                var published = await SweepAsync(everything, stoppingToken);
                 everything = false;
+                while (published > 0 && !stoppingToken.IsCancellationRequested) published = await SweepAsync(false, stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -50,13 +52,23 @@ public sealed class PendingReplyRedriver(
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var next = now + options.Value.RedriveAfterSeconds * 1000L;
         await using var c = await db.OpenAsync(ct);
+        if (everything)
+        {
+            // Nothing held a message across the restart: every unanswered one is due now, and one a dead
+            // worker had taken is free again. The batches below then take them all, 200 at a time.
+            await c.ExecuteAsync(
+                """
+                UPDATE messages SET redrive_at = @now, reply_state = 'pending'
+                WHERE reply_state IN ('pending', 'working') AND redrive_at > @now
+                """, new { now });
+        }
         var due = (await c.QueryAsync<Due>(new CommandDefinition(
             $"""
             SELECT id, conversation_id, bot_id, redrive_at FROM messages
             WHERE reply_state IN ('pending', 'working') AND redrive_at <= @cutoff
             ORDER BY redrive_at {db.Dialect.LimitClause}
             """,
-            new { cutoff = everything ? long.MaxValue : now, limit = 200 }, cancellationToken: ct))).ToList();
+            new { cutoff = now, limit = 200 }, cancellationToken: ct))).ToList();
 
         var published = 0;
         foreach (var message in due)

@@ -20,6 +20,8 @@ public static class HubClaims
     public const string AgentNameClaim = "hub:agent_name";
     /// <summary>One claim per bot an agent is limited to; none means every bot.</summary>
     public const string AgentBotClaim = "hub:agent_bot";
+    /// <summary>The hash of an agent's session token, so that a long-lived connection can check the session still stands.</summary>
+    public const string SessionClaim = "hub:session";
     public const string SessionCookie = "hub_session";
     public const string SessionTokenPrefix = "hub_at_";
 
@@ -111,6 +113,7 @@ public sealed class HubKeyAuthenticationHandler(
             new(HubClaims.AgentIdClaim, agent.Id),
             new(HubClaims.AgentNameClaim, agent.Name),
             new(HubClaims.KeyId, "agent:" + agent.Id),
+            new(HubClaims.SessionClaim, Ids.HashKey(token)),
         };
         if (agent.Role == HubClaims.AdminRole) claims.Add(new(ClaimTypes.Role, HubClaims.AdminRole));
         claims.AddRange(agent.BotIdList.Select(b => new Claim(HubClaims.AgentBotClaim, b)));

@@ -1,5 +1,6 @@
 using Hub.Core.Hosting;
 using MassTransit;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.FileProviders;
 
 namespace Hub.Api.Inbox;
@@ -8,7 +9,7 @@ public static class InboxExtensions
 {
     public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSignalR().AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
+        builder.Services.AddSignalR(o => o.AddFilter<InboxSessionFilter>()).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
         builder.Services.AddSingleton<InboxActions>();
         builder.Services.AddSingleton<TypingTracker>();
         var instance = Ids.RandomToken(6).ToLowerInvariant();
