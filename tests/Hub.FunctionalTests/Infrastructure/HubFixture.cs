@@ -16,7 +16,7 @@ public sealed class HubFixture : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public const string AdminKey = "test-admin-key";
 
-    public HubFixture() => DatabasePath = Path.Combine(Path.GetTempPath(), $"hub-test-{Guid.NewGuid():N}.db");
+    public HubFixture() => DatabasePath = NewDatabasePath();
 
     /// <summary>A hub with extra settings, optionally on an existing database (a "restart").</summary>
     public static HubFixture With(IDictionary<string, string?> settings, string? databasePath = null)
@@ -82,11 +82,33 @@ public sealed class HubFixture : WebApplicationFactory<Program>, IAsyncLifetime
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    async Task IAsyncLifetime.DisposeAsync()
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
+
+    private bool _keepDatabase;
+
+    /// <summary>Stops the hub and deletes its database file, unless it was stopped with <see cref="StopKeepingDatabaseAsync"/>.</summary>
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        if (!_keepDatabase) DeleteDatabase(DatabasePath);
+    }
+
+    /// <summary>Stops the hub but keeps its database, so that another hub can start on it (a restart).</summary>
+    public ValueTask StopKeepingDatabaseAsync()
+    {
+        _keepDatabase = true;
+        return DisposeAsync();
+    }
+
+    /// <summary>A fresh database file name, for tests that start several hubs on one database.</summary>
+    public static string NewDatabasePath() => Path.Combine(Path.GetTempPath(), $"hub-test-{Guid.NewGuid():N}.db");
+
+    public static void DeleteDatabase(string path)
+    {
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+            Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
         foreach (var suffix in new[] { "", "-wal", "-shm" })
-            try { File.Delete(DatabasePath + suffix); } catch (IOException) { }
+            try { File.Delete(path + suffix); } catch (IOException) { }
     }
 }
 
