@@ -21,8 +21,8 @@ if ! dotnet build Hub.sln -c Release -nologo -v q 2>&1 | tail -n 20; then
 fi
 
 echo "== test"
-dotnet test Hub.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log_dir/test.log" \
-  | grep -vE '^\s*(Passed|Skipped) [A-Za-z_.]+\.[A-Za-z_]+ \[' 
+dotnet test Hub.sln -c Release --no-build -nologo --logger "console;verbosity=minimal" 2>&1 | tee "$log_dir/test.log" \
+  | grep -vE '^\s*Skipped .*\(kind: "sqlserver"\)'
 status=${PIPESTATUS[0]}
 
 # dotnet test prints one "Passed!/Failed!  - Failed: N, Passed: N, Skipped: N, Total: N" line per test project.
@@ -33,8 +33,8 @@ if [ "$projects" -eq 0 ]; then failed=$((failed + 1)); status=1; fi
 
 echo
 grep -E '^(Passed|Failed)!' "$log_dir/test.log"
-if [ "$skipped" -gt 0 ]; then
-  grep -hE 'SQL Server|skipped' "$log_dir/test.log" | grep -E '\[SKIP\]|Skipped ' | head -n 5
+if [ -z "${HUB_TEST_SQLSERVER:-}" ]; then
+  echo "SQL Server store tests skipped: HUB_TEST_SQLSERVER is not set (no SQL Server can run here)."
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"
