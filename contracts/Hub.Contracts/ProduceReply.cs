@@ -8,4 +8,6 @@ namespace Hub.Contracts;
 /// </summary>
 /// <param name="StreamDeltas">True when a caller is streaming: the worker then publishes
 /// <see cref="ReplyDeltaProduced"/> for every chunk. Blocking and webhook callers only need the end.</param>
-public sealed record ProduceReply(string MessageId, string ConversationId, string BotId, bool StreamDeltas);
+/// <param name="ReplyAddress">The API process waiting for the reply (its Redis channel), when one is; null
+/// from the re-driver. Added after v1: older senders leave it out.</param>
+public sealed record ProduceReply(string MessageId, string ConversationId, string BotId, bool StreamDeltas, string? ReplyAddress = null);

@@ -28,14 +28,19 @@ public static class ApiExtensions
         builder.Services.AddSingleton<ReplyWaiters>();
         builder.AddInbox();
 
-        // Every API process gets its own temporary queue, so each sees the replies its callers wait for.
+        // Replies come back to the process holding the caller's connection: on its own Redis channel when
+        // Redis is configured, otherwise on its own temporary queue (every API process sees every reply).
         var instance = Ids.RandomToken(6).ToLowerInvariant();
-        builder.ConfigureHubBus(x => x.AddConsumer<ReplyRelay>().Endpoint(e =>
-        {
-            e.Name = "hub-api-replies";
-            e.InstanceId = instance;
-            e.Temporary = true;
-        }));
+        builder.Services.AddSingleton(new ApiInstance(instance));
+        if (Core.Redis.HubRedis.IsConfigured(builder.Configuration))
+            builder.Services.AddHostedService<RedisReplySubscriber>();
+        else
+            builder.ConfigureHubBus(x => x.AddConsumer<ReplyRelay>().Endpoint(e =>
+            {
+                e.Name = "hub-api-replies";
+                e.InstanceId = instance;
+                e.Temporary = true;
+            }));
         return builder;
     }
 

@@ -28,6 +28,7 @@ public sealed class PendingReplyRedriver(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await WaitForBusAsync(stoppingToken);
         var everything = !hub.Value.UsesRabbitMq;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.RedriveSweepSeconds), clock);
         do
@@ -44,6 +45,20 @@ public sealed class PendingReplyRedriver(
                 logger.LogWarning(e, "Re-drive sweep failed; trying again next tick");
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>
+    /// ExecuteAsync starts alongside the bus (.NET 10 runs it on the thread pool at once), and a message
+    /// published before the bus has started its receive endpoints is dropped: the start-up re-drive would
+    /// then wait a whole re-drive interval. So the first sweep waits for the bus (bounded, in case it
+    /// never reports healthy; the sweeps after it retry anyway).
+    /// </summary>
+    private async Task WaitForBusAsync(CancellationToken ct)
+    {
+        if (bus is not IBusControl control) return; // the bus MassTransit registers is one
+        var giveUp = clock.GetUtcNow().AddSeconds(30);
+        while (control.CheckHealth().Status != BusHealthStatus.Healthy && clock.GetUtcNow() < giveUp)
+            await Task.Delay(TimeSpan.FromMilliseconds(50), clock, ct);
     }
 
     /// <summary>Publishes one batch of due messages; returns how many.</summary>

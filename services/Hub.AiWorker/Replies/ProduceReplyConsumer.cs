@@ -4,6 +4,7 @@ using Hub.Contracts;
 using Hub.Core.Hosting;
 using Hub.Core.Inbox;
 using Hub.Core.Messages;
+using Hub.Core.Replies;
 using Hub.Core.Webhooks;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -18,6 +19,7 @@ namespace Hub.AiWorker.Replies;
 /// </summary>
 public sealed class ProduceReplyConsumer(
     ReplyStore store,
+    IReplyRoute replies,
     ILlmProvider llm,
     LlmResilience resilience,
     IOptions<AiWorkerOptions> options,
@@ -31,10 +33,10 @@ public sealed class ProduceReplyConsumer(
         switch (claim)
         {
             case ReplyStore.AlreadyAnswered answered:
-                await context.Publish(new ReplyProduced(command.MessageId, command.ConversationId, answered.ReplyId, 0), ct);
+                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyProduced(command.MessageId, command.ConversationId, answered.ReplyId, 0), ct);
                 return;
             case ReplyStore.NotWithBot notWithBot:
-                await context.Publish(new ReplySkipped(command.MessageId, command.ConversationId, notWithBot.Status), ct);
+                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(command.MessageId, command.ConversationId, notWithBot.Status), ct);
                 return;
             case ReplyStore.Claimed claimed:
                 await AnswerAsync(context, claimed, ct);
@@ -66,7 +68,7 @@ public sealed class ProduceReplyConsumer(
                     {
                         text.Append(update.Text);
                         if (context.Message.StreamDeltas)
-                            await context.Publish(new ReplyDeltaProduced(message.Id, message.ConversationId, replyId, deltas++, update.Text), ct);
+                            await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyDeltaProduced(message.Id, message.ConversationId, replyId, deltas++, update.Text), ct);
                     }
                     usage = update.Usage ?? usage;
                     handoff |= update.Handoff;
@@ -80,7 +82,7 @@ public sealed class ProduceReplyConsumer(
             var code = e is LlmTransientException ? "llm_unavailable" : "llm_error";
             logger.LogWarning(e, "No reply for {MessageId}: {Code}", message.Id, code);
             await store.MarkFailedAsync(message.Id, code, ct);
-            await context.Publish(new ReplyFailed(message.Id, message.ConversationId, code, e.Message), ct);
+            await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyFailed(message.Id, message.ConversationId, code, e.Message), ct);
             return;
         }
 
@@ -88,7 +90,7 @@ public sealed class ProduceReplyConsumer(
         {
             var (status, deliveryId) = await store.HandOffAsync(message, ct);
             logger.LogInformation("Conversation {ConversationId} handed off by the model", message.ConversationId);
-            await context.Publish(new ReplySkipped(message.Id, message.ConversationId, status), ct);
+            await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(message.Id, message.ConversationId, status), ct);
             await WebhookOutbox.NotifyAsync(context, [deliveryId], ct);
             await InboxSignals.ConversationChangedAsync(context, message.ConversationId, message.BotId, ct);
             return;
@@ -102,16 +104,16 @@ public sealed class ProduceReplyConsumer(
         switch (stored)
         {
             case ReplyStore.Inserted inserted:
-                await context.Publish(new ReplyProduced(message.Id, message.ConversationId, inserted.Reply.Id, deltas), ct);
+                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyProduced(message.Id, message.ConversationId, inserted.Reply.Id, deltas), ct);
                 await WebhookOutbox.NotifyAsync(context, [inserted.DeliveryId], ct);
                 await InboxSignals.MessageStoredAsync(context, inserted.Reply.Id, message.ConversationId, message.BotId, ct);
                 break;
             case ReplyStore.Duplicate duplicate:
-                await context.Publish(new ReplyProduced(message.Id, message.ConversationId, duplicate.ReplyId, 0), ct);
+                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyProduced(message.Id, message.ConversationId, duplicate.ReplyId, 0), ct);
                 break;
             case ReplyStore.Refused refused:
                 logger.LogInformation("Reply to {MessageId} dropped: the conversation is now {Status}", message.Id, refused.Status);
-                await context.Publish(new ReplySkipped(message.Id, message.ConversationId, refused.Status), ct);
+                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(message.Id, message.ConversationId, refused.Status), ct);
                 break;
         }
     }

@@ -44,7 +44,7 @@ public static class MessagesApi
 
     internal static async Task<IResult> SendMessage(
         string id, HttpRequest request, ClaimsPrincipal user, MessageIntake intake, ReplyWaiters waiters,
-        IBus bus, HubDb db, IConfiguration configuration, ILogger<MessageIntake> logger)
+        IBus bus, HubDb db, IConfiguration configuration, ApiInstance instance, ILogger<MessageIntake> logger)
     {
         var input = await JsonBody.ReadAsync<SendMessageInput>(request);
         var mode = input.ResponseMode ?? "blocking";
@@ -78,7 +78,7 @@ public static class MessagesApi
             return WithPeople(mode, message);
         if (mode == "webhook")
         {
-            if (!accepted.Replayed) await PublishAsync(bus, message, streamDeltas: false, logger);
+            if (!accepted.Replayed) await PublishAsync(bus, message, streamDeltas: false, instance, logger);
             return TypedResults.Accepted((string?)null, new MessageStatus("accepted", message.Id, message.ConversationId));
         }
 
@@ -88,7 +88,7 @@ public static class MessagesApi
         try
         {
             if (accepted.Replayed) await SettleFromStoreAsync(waiter, message.Id, accepted.Conversation, intake, ct);
-            else await PublishAsync(bus, message, streamDeltas: mode == "streaming", logger);
+            else await PublishAsync(bus, message, streamDeltas: mode == "streaming", instance, logger);
         }
         catch
         {
@@ -146,11 +146,11 @@ public static class MessagesApi
     /// A publish that fails (broker down) is not the caller's problem: the message is stored as pending
     /// and the re-driver publishes it again.
     /// </summary>
-    private static async Task PublishAsync(IBus bus, MessageRecord message, bool streamDeltas, ILogger logger)
+    private static async Task PublishAsync(IBus bus, MessageRecord message, bool streamDeltas, ApiInstance instance, ILogger logger)
     {
         try
         {
-            await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, streamDeltas));
+            await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, streamDeltas, instance.Id));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -42,6 +42,18 @@ public sealed class ReplyWaiters
 
     public int Count { get { lock (_gate) return _byMessage.Count; } }
 
+    /// <summary>Hands one reply event, however it arrived (bus or Redis), to the callers waiting on it here.</summary>
+    public void Deliver(object replyEvent)
+    {
+        switch (replyEvent)
+        {
+            case ReplyDeltaProduced delta: Dispatch(delta.ReplyToMessageId, w => w.OnDelta(delta)); break;
+            case ReplyProduced produced: Dispatch(produced.ReplyToMessageId, w => w.OnProduced(produced)); break;
+            case ReplyFailed failed: Dispatch(failed.ReplyToMessageId, w => w.OnFailed(failed)); break;
+            case ReplySkipped skipped: Dispatch(skipped.ReplyToMessageId, w => w.OnSkipped(skipped)); break;
+        }
+    }
+
     internal void Dispatch(string messageId, Action<ReplyWaiter> action)
     {
         ReplyWaiter[] targets;
@@ -138,27 +150,14 @@ public sealed class ReplyWaiter : IDisposable
 public sealed class ReplyRelay(ReplyWaiters waiters) :
     IConsumer<ReplyDeltaProduced>, IConsumer<ReplyProduced>, IConsumer<ReplyFailed>, IConsumer<ReplySkipped>
 {
-    public Task Consume(ConsumeContext<ReplyDeltaProduced> context)
-    {
-        waiters.Dispatch(context.Message.ReplyToMessageId, w => w.OnDelta(context.Message));
-        return Task.CompletedTask;
-    }
+    public Task Consume(ConsumeContext<ReplyDeltaProduced> context) => Deliver(context.Message);
+    public Task Consume(ConsumeContext<ReplyProduced> context) => Deliver(context.Message);
+    public Task Consume(ConsumeContext<ReplyFailed> context) => Deliver(context.Message);
+    public Task Consume(ConsumeContext<ReplySkipped> context) => Deliver(context.Message);
 
-    public Task Consume(ConsumeContext<ReplyProduced> context)
+    private Task Deliver(object replyEvent)
     {
-        waiters.Dispatch(context.Message.ReplyToMessageId, w => w.OnProduced(context.Message));
-        return Task.CompletedTask;
-    }
-
-    public Task Consume(ConsumeContext<ReplyFailed> context)
-    {
-        waiters.Dispatch(context.Message.ReplyToMessageId, w => w.OnFailed(context.Message));
-        return Task.CompletedTask;
-    }
-
-    public Task Consume(ConsumeContext<ReplySkipped> context)
-    {
-        waiters.Dispatch(context.Message.ReplyToMessageId, w => w.OnSkipped(context.Message));
+        waiters.Deliver(replyEvent);
         return Task.CompletedTask;
     }
 }

@@ -9,7 +9,7 @@ namespace Hub.Api.RateLimiting;
 /// <summary>
 /// Per-key token buckets (ASP.NET Core's rate limiter): <c>HUB_RATE_LIMIT_PER_SECOND</c> requests a second
 /// with bursts up to <c>HUB_RATE_LIMIT_BURST</c>, e.g. <code>{ "HUB_RATE_LIMIT_PER_SECOND": 50, "HUB_RATE_LIMIT_BURST": 100 }</code>
-/// Beyond that: 429 <c>rate_limited</c> with <c>Retry-After</c>.
+/// With <c>HUB_REDIS</c> the buckets live in Redis and hold across API processes. Beyond that: 429 <c>rate_limited</c> with <c>Retry-After</c>.
 /// </summary>
 public sealed class RateLimitOptions
 {
@@ -26,18 +26,27 @@ public static class HubRateLimits
         var limits = builder.Configuration.Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(o =>
         {
-            o.AddPolicy(PerKey, http => RateLimitPartition.GetTokenBucketLimiter(
-                http.User.RateLimitPartition() == "anonymous"
+            var shared = Core.Redis.HubRedis.IsConfigured(builder.Configuration);
+            o.AddPolicy(PerKey, http =>
+            {
+                var partition = http.User.RateLimitPartition() == "anonymous"
                     ? "ip:" + http.Connection.RemoteIpAddress
-                    : http.User.RateLimitPartition(),
-                _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = Math.Max(1, limits.Burst),
-                    TokensPerPeriod = Math.Max(1, limits.PerSecond),
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                }));
+                    : http.User.RateLimitPartition();
+                // With Redis the bucket is shared by every API process; without it each process keeps its own.
+                return shared
+                    ? RateLimitPartition.Get(partition, key => new RedisTokenBucket(
+                        http.RequestServices.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), key,
+                        Math.Max(1, limits.PerSecond), Math.Max(1, limits.Burst),
+                        http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<RedisTokenBucket>()))
+                    : RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = Math.Max(1, limits.Burst),
+                        TokensPerPeriod = Math.Max(1, limits.PerSecond),
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    });
+            });
             o.OnRejected = async (context, ct) =>
             {
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after)

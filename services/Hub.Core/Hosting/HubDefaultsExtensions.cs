@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Hub.Core.Data;
+using Hub.Core.Redis;
+using Hub.Core.Replies;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +25,9 @@ public static class HubDefaultsExtensions
         builder.Services.Configure<JsonOptions>(o => HubJson.Configure(o.SerializerOptions));
         builder.Services.AddSingleton(new HubRoleSet(builder.Roles()));
         builder.AddHubStore();
+        builder.AddHubRedis();
+        if (HubRedis.IsConfigured(builder.Configuration)) builder.Services.AddSingleton<IReplyRoute, RedisReplyRoute>();
+        else builder.Services.AddSingleton<IReplyRoute, BusReplyRoute>();
         return builder;
     }
 
