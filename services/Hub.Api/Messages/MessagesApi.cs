@@ -148,11 +148,12 @@ public static class MessagesApi
     /// </summary>
     private static async Task PublishAsync(IBus bus, MessageRecord message, bool streamDeltas, ApiInstance instance, ILogger logger)
     {
+        using var timeout = new CancellationTokenSource(Core.Webhooks.WebhookOutbox.PublishTimeout);
         try
         {
-            await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, streamDeltas, instance.Id));
+            await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, streamDeltas, instance.Id), timeout.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             logger.LogWarning(e, "Publishing ProduceReply for {MessageId} failed; the re-driver will retry it", message.Id);
         }

@@ -10,14 +10,16 @@ namespace Hub.Core.Inbox;
 public static class InboxSignals
 {
     public static Task ConversationChangedAsync(IPublishEndpoint bus, string conversationId, string botId, CancellationToken ct = default) =>
-        Try(() => bus.Publish(new ConversationChanged(conversationId, botId), ct));
+        Try(token => bus.Publish(new ConversationChanged(conversationId, botId), token), ct);
 
     public static Task MessageStoredAsync(IPublishEndpoint bus, string messageId, string conversationId, string botId, CancellationToken ct = default) =>
-        Try(() => bus.Publish(new MessageStored(messageId, conversationId, botId), ct));
+        Try(token => bus.Publish(new MessageStored(messageId, conversationId, botId), token), ct);
 
-    private static async Task Try(Func<Task> publish)
+    private static async Task Try(Func<CancellationToken, Task> publish, CancellationToken ct)
     {
-        try { await publish(); }
-        catch (Exception e) when (e is not OperationCanceledException) { /* inbox pushes are best effort; the store is the truth */ }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Webhooks.WebhookOutbox.PublishTimeout);
+        try { await publish(timeout.Token); }
+        catch (Exception e) when (!ct.IsCancellationRequested && e is not OutOfMemoryException) { /* inbox pushes are best effort; the store is the truth */ }
     }
 }

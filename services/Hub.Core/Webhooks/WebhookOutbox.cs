@@ -56,8 +56,14 @@ public static class WebhookOutbox
         foreach (var id in deliveryIds)
         {
             if (id is null) continue;
-            try { await bus.Publish(new DeliverWebhook(id), ct); }
-            catch (Exception e) when (e is not OperationCanceledException) { /* the scheduler finds it in the store */ }
+            // Bounded: while the broker is away a publish would wait for it, and the caller has better things to do.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(PublishTimeout);
+            try { await bus.Publish(new DeliverWebhook(id), timeout.Token); }
+            catch (Exception e) when (!ct.IsCancellationRequested && e is not OutOfMemoryException) { /* the scheduler finds it in the store */ }
         }
     }
+
+    /// <summary>How long a best-effort publish may wait for the broker.</summary>
+    public static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(3);
 }

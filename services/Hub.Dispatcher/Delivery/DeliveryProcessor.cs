@@ -23,8 +23,11 @@ public sealed class DeliveryProcessor(
     private readonly RetrySchedule _schedule = RetrySchedule.Parse(options.Value.RetrySchedule);
     private readonly TimeSpan _disableAfter = TimeSpan.FromHours(options.Value.DisableAfterHours);
 
-    /// <summary>How long a claim holds a delivery: the try's timeout plus room to record it.</summary>
-    public TimeSpan ClaimFor => TimeSpan.FromSeconds(options.Value.TimeoutSeconds + 30);
+    /// <summary>
+    /// How long a claim holds a delivery: the try's timeout twice over (the quick reconnect retry) plus room
+    /// to record it. A dispatcher killed mid-try frees its deliveries when this runs out.
+    /// </summary>
+    public TimeSpan ClaimFor => TimeSpan.FromSeconds(options.Value.TimeoutSeconds * 2 + 5);
 
     /// <summary>True when this process already has as many tries in flight to the bot's endpoint as it allows.</summary>
     public bool IsSaturated(string botId) => _endpoints.TryGetValue(botId, out var gate) && gate.CurrentCount == 0;
