@@ -101,17 +101,11 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                 }
 
                 var now = Now;
-                await c.ExecuteAsync(
-                    "UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @now WHERE id = @ConversationId",
-                    new { userMessage.ConversationId, now }, tx);
-                var sequence = await c.QuerySingleAsync<long>(
-                    "SELECT last_sequence FROM conversations WHERE id = @ConversationId", new { userMessage.ConversationId }, tx);
-                var reply = new MessageRecord
+                var reply = await MessageWriter.AppendAsync(c, tx, new MessageRecord
                 {
                     Id = replyId,
                     ConversationId = userMessage.ConversationId,
                     BotId = userMessage.BotId,
-                    Sequence = sequence,
                     Sender = "ai",
                     Content = text,
                     ReplyTo = userMessage.Id,
@@ -121,14 +115,7 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                     InputCredits = usage.InputCredits,
                     OutputCredits = usage.OutputCredits,
                     CreatedAt = now,
-                };
-                await c.ExecuteAsync(
-                    """
-                    INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, reply_to, model,
-                        prompt_tokens, completion_tokens, input_credits, output_credits, created_at)
-                    VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ReplyTo, @Model,
-                        @PromptTokens, @CompletionTokens, @InputCredits, @OutputCredits, @CreatedAt)
-                    """, reply, tx);
+                });
                 await c.ExecuteAsync(
                     "UPDATE messages SET reply_state = 'answered', redrive_at = NULL, error_code = NULL WHERE id = @Id",
                     new { userMessage.Id }, tx);

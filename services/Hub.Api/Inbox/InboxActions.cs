@@ -55,22 +55,14 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
             if (conversation.Status != ConversationStatus.Human || conversation.AssignedAgentId != agent.AgentId())
                 return new Refused(409, "conflict", "Claim the conversation before replying.");
 
-            await c.ExecuteAsync("UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @now WHERE id = @conversationId",
-                new { conversationId, now }, tx);
-            var sequence = await c.QuerySingleAsync<long>("SELECT last_sequence FROM conversations WHERE id = @conversationId", new { conversationId }, tx);
             var lastUserMessage = await c.QuerySingleOrDefaultAsync<string>(
                 $"SELECT id FROM messages WHERE conversation_id = @conversationId AND sender = 'user' ORDER BY sequence DESC {db.Dialect.LimitClause}",
                 new { conversationId, limit = 1 }, tx);
-            var message = new MessageRecord
+            var message = await MessageWriter.AppendAsync(c, tx, new MessageRecord
             {
-                Id = Ids.New("msg"), ConversationId = conversationId, BotId = conversation.BotId, Sequence = sequence,
+                Id = Ids.New("msg"), ConversationId = conversationId, BotId = conversation.BotId,
                 Sender = "human", Content = text, ReplyTo = lastUserMessage, AgentId = agent.AgentId(), CreatedAt = now,
-            };
-            await c.ExecuteAsync(
-                """
-                INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, reply_to, agent_id, created_at)
-                VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ReplyTo, @AgentId, @CreatedAt)
-                """, message, tx);
+            });
             deliveries.Add(await WebhookOutbox.EnqueueAsync(c, tx, conversation.BotId, WebhookOutbox.Types.MessageReply,
                 ReplyObject.Of(message), now, conversationId, message.Id));
             var updated = await c.QuerySingleAsync<ConversationRecord>("SELECT * FROM conversations WHERE id = @conversationId", new { conversationId }, tx);

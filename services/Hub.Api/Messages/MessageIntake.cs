@@ -79,28 +79,19 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
             && await c.QuerySingleOrDefaultAsync<string>("SELECT handoff_keywords FROM bots WHERE id = @BotId", new { conversation.BotId }, tx) is { } keywords
             && HandoffKeywords.Match(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(keywords) ?? []);
 
-        await c.ExecuteAsync("UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @now WHERE id = @conversationId",
-            new { conversationId, now }, tx);
-        var sequence = await c.QuerySingleAsync<long>("SELECT last_sequence FROM conversations WHERE id = @conversationId", new { conversationId }, tx);
         var withBot = conversation.Status == ConversationStatus.Bot && !handoff;
-        var stored = new MessageRecord
+        var stored = await MessageWriter.AppendAsync(c, tx, new MessageRecord
         {
             Id = Ids.New("msg"),
             ConversationId = conversationId,
             BotId = conversation.BotId,
-            Sequence = sequence,
             Sender = "user",
             Content = content,
             ResponseMode = mode,
             ReplyState = withBot ? ReplyStates.Pending : null,
             RedriveAt = withBot ? now + _redriveAfterMs : null,
             CreatedAt = now,
-        };
-        await c.ExecuteAsync(
-            """
-            INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, response_mode, reply_state, redrive_at, created_at)
-            VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ResponseMode, @ReplyState, @RedriveAt, @CreatedAt)
-            """, stored, tx);
+        });
         if (idempotencyKey is not null)
             await c.ExecuteAsync(
                 "INSERT INTO idempotency_keys (bot_id, idem_key, request_hash, message_id, created_at) VALUES (@BotId, @idempotencyKey, @requestHash, @Id, @now)",

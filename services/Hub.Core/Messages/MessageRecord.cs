@@ -22,6 +22,14 @@ public sealed class MessageRecord
     public double InputCredits { get; init; }
     public double OutputCredits { get; init; }
     public long CreatedAt { get; init; }
+
+    public MessageRecord WithSequence(long sequence) => new()
+    {
+        Id = Id, ConversationId = ConversationId, BotId = BotId, Sequence = sequence, Sender = Sender, Content = Content,
+        ReplyTo = ReplyTo, ResponseMode = ResponseMode, ReplyState = ReplyState, RedriveAt = RedriveAt, Attempts = Attempts,
+        ErrorCode = ErrorCode, AgentId = AgentId, Model = Model, PromptTokens = PromptTokens, CompletionTokens = CompletionTokens,
+        InputCredits = InputCredits, OutputCredits = OutputCredits, CreatedAt = CreatedAt,
+    };
 }
 
 public static class ReplyStates

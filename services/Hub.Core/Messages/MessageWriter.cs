@@ -1,0 +1,31 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Hub.Core.Messages;
+
+/// <summary>
+/// Appends a message to its conversation inside the caller's transaction: the next <c>sequence</c> (1, 2, 3, …
+/// per conversation, taken under the conversation row's write lock), the conversation's <c>updated_at</c>,
+/// and the row itself. Every sender (user, AI, agent) goes through here, so sequences never collide.
+/// </summary>
+public static class MessageWriter
+{
+    /// <param name="message">Everything but <see cref="MessageRecord.Sequence"/>, which is assigned here.</param>
+    public static async Task<MessageRecord> AppendAsync(DbConnection c, DbTransaction tx, MessageRecord message)
+    {
+        await c.ExecuteAsync(
+            "UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @CreatedAt WHERE id = @ConversationId",
+            new { message.ConversationId, message.CreatedAt }, tx);
+        var sequence = await c.QuerySingleAsync<long>(
+            "SELECT last_sequence FROM conversations WHERE id = @ConversationId", new { message.ConversationId }, tx);
+        var stored = message.WithSequence(sequence);
+        await c.ExecuteAsync(
+            """
+            INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, reply_to, response_mode, reply_state,
+                redrive_at, agent_id, model, prompt_tokens, completion_tokens, input_credits, output_credits, created_at)
+            VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ReplyTo, @ResponseMode, @ReplyState,
+                @RedriveAt, @AgentId, @Model, @PromptTokens, @CompletionTokens, @InputCredits, @OutputCredits, @CreatedAt)
+            """, stored, tx);
+        return stored;
+    }
+}
