@@ -44,6 +44,9 @@ public static class HubBusExtensions
                 x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
             }
         });
+        // The in-memory bus starts in milliseconds: wait for it, so nothing published at start-up is dropped.
+        // A broker may be away at start-up, and /healthz must answer meanwhile, so RabbitMQ starts in the background.
+        if (!options.UsesRabbitMq) builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         return builder;
     }
 

@@ -63,10 +63,21 @@ public static class Conversations
     }
 
     /// <summary>Waits until the AI reply to <paramref name="messageId"/> is stored, and returns it.</summary>
-    public static Task<JsonObject> WaitForReplyAsync(this HttpClient client, string conversationId, string messageId, TimeSpan? timeout = null) =>
-        Eventually.GetAsync(async () => (await client.AllMessagesAsync(conversationId))
-            .FirstOrDefault(m => m["reply_to"]?.GetValue<string>() == messageId && m["from"]!.GetValue<string>() == "ai"),
-            $"the reply to {messageId}", timeout);
+    public static async Task<JsonObject> WaitForReplyAsync(this HttpClient client, string conversationId, string messageId, TimeSpan? timeout = null)
+    {
+        try
+        {
+            return await Eventually.GetAsync(async () => (await client.AllMessagesAsync(conversationId))
+                .FirstOrDefault(m => m["reply_to"]?.GetValue<string>() == messageId && m["from"]!.GetValue<string>() == "ai"),
+                $"the reply to {messageId}", timeout);
+        }
+        catch (TimeoutException e)
+        {
+            var messages = await client.AllMessagesAsync(conversationId);
+            throw new TimeoutException($"{e.Message} The conversation holds: " +
+                string.Join("; ", messages.Select(m => $"{m["from"]} {m["message_id"]} reply_status={m["reply_status"]}")), e);
+        }
+    }
 
     public static async Task<string> CreateConversationAsync(this HttpClient client, object? body = null)
     {
