@@ -59,9 +59,15 @@ export class AdminView {
     await this.loadUsage();
   }
 
+  private usageRequest = 0;
+
   private async loadUsage(): Promise<void> {
+    // Only the latest request may render: an earlier one (say, all bots) can answer after a later one.
+    const request = ++this.usageRequest;
     try {
-      this.usage = await api.usage(this.botId);
+      const usage = await api.usage(this.botId);
+      if (request !== this.usageRequest) return;
+      this.usage = usage;
       this.renderUsage();
     } catch (e) {
       fill(this.chart, h('p', { class: 'form-error' }, `Could not load the usage: ${(e as Error).message}`));
@@ -98,7 +104,7 @@ export class AdminView {
     const label = METRICS.find((m) => m.id === this.metric)!.label;
 
     this.totals.textContent = `${fmtDate(u.from)} to ${fmtDate(new Date(Date.parse(u.to) - 1).toISOString())}: `
-      + `${number(u.replies)} AI replies · ${number(u.tokens.total_tokens)} tokens · ${credits(u.credits.total_credits)} credits`;
+      + `${number(u.replies)} AI ${u.replies === 1 ? 'reply' : 'replies'} · ${number(u.tokens.total_tokens)} tokens · ${credits(u.credits.total_credits)} credits`;
     fill(this.chart,
       barChart(days.map((d) => ({ label: d.date, value: value(d) })), format, `${label} per day`),
       h('figcaption', { class: 'muted' }, `${label} per day (UTC), ${this.botId ? this.bots.find((b) => b.id === this.botId)?.name ?? this.botId : 'all bots'}`));
