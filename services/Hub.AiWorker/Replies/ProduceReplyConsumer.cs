@@ -39,7 +39,15 @@ public sealed class ProduceReplyConsumer(
                 await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(command.MessageId, command.ConversationId, notWithBot.Status), ct);
                 return;
             case ReplyStore.Claimed claimed:
-                await AnswerAsync(context, claimed, ct);
+                try
+                {
+                    await AnswerAsync(context, claimed, ct);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    await store.ReleaseAsync(claimed.Message.Id);
+                    throw;
+                }
                 return;
         }
     }

@@ -160,6 +160,18 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
             };
         }, ct);
 
+    /// <summary>
+    /// The worker is stopping (or lost its broker) before the reply was stored: give the message back, due
+    /// at once, rather than leave it held until the lease runs out.
+    /// </summary>
+    public async Task ReleaseAsync(string messageId)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync(
+            "UPDATE messages SET reply_state = 'pending', redrive_at = @now WHERE id = @messageId AND reply_state = 'working'",
+            new { messageId, now = Now });
+    }
+
     public async Task MarkFailedAsync(string messageId, string code, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);

@@ -9,6 +9,10 @@ public sealed class DeliverWebhookConsumer(DeliveryStore store, DeliveryProcesso
     public async Task Consume(ConsumeContext<DeliverWebhook> context)
     {
         var work = await store.ClaimAsync(context.Message.DeliveryId, processor.ClaimFor, context.CancellationToken);
-        if (work is not null) await processor.ProcessAsync(work, context.CancellationToken);
+        // Once claimed, the try belongs to the store, not to this bus message: MassTransit cancels the consume when
+        // the broker connection drops, and a POST cut off that way may already have reached the receiver, yet no
+        // attempt would be recorded and the delivery would go out again when the claim runs out. The try is bounded
+        // by its own timeout.
+        if (work is not null) await processor.ProcessAsync(work, CancellationToken.None);
     }
 }
