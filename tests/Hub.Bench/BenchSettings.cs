@@ -1,0 +1,112 @@
+using System.Globalization;
+
+namespace Hub.Bench;
+
+/// <summary>Sizes of each scenario: <c>--quick</c> (under 3 minutes on 2 cores) or the full run.</summary>
+public sealed record BenchSettings
+{
+    public bool Quick { get; init; }
+    public int LatencyWarmup { get; init; }
+    public int LatencyIterations { get; init; }
+    public int WebhookMessages { get; init; }
+    public int WebhookConcurrency { get; init; } = 64;
+    public int DispatchDeliveries { get; init; }
+    /// <summary>Bots (endpoints) the stored deliveries are spread over: HUB_WEBHOOK_ENDPOINT_CONCURRENCY (4) × 16 = HUB_DISPATCHER_CONCURRENCY (64).</summary>
+    public int DispatchEndpoints { get; init; } = 16;
+    /// <summary>The bare loop's concurrency: what the dispatcher can have in flight (64 by default).</summary>
+    public int DispatchConcurrency { get; init; } = 64;
+    public int StormMessages { get; init; }
+    public string StormSchedule { get; init; } = "50ms,100ms,200ms,400ms,800ms," + string.Join(',', Enumerable.Repeat("1s", 15));
+    public int SseStreams { get; init; }
+    /// <summary>How long each throughput scenario waits for its last delivery; a slower Hub is reported with <c>completed: false</c> and the rate it reached.</summary>
+    public TimeSpan WebhookDeadline { get; init; }
+    public TimeSpan StormDeadline { get; init; }
+    public TimeSpan DispatchDeadline { get; init; }
+
+    public string? JsonPath { get; init; }
+    public bool BuildHub { get; init; } = true;
+    public string? HubDll { get; init; }
+    /// <summary>Extra settings for every Hub the run starts (<c>--hub-env NAME=VALUE</c>, repeatable), for experiments.</summary>
+    public Dictionary<string, string?> HubEnv { get; init; } = new();
+    public bool KeepWorkDir { get; init; }
+    public HashSet<string>? Only { get; init; }
+
+    public static BenchSettings Quick_ => new()
+    {
+        Quick = true,
+        LatencyWarmup = 300,
+        LatencyIterations = 300,
+        WebhookMessages = 2_000,
+        DispatchDeliveries = 5_000,
+        StormMessages = 500,
+        SseStreams = 1_000,
+        // Bounds that keep --quick under 3 minutes even when Hub is slow.
+        WebhookDeadline = TimeSpan.FromSeconds(25),
+        StormDeadline = TimeSpan.FromSeconds(30),
+        DispatchDeadline = TimeSpan.FromSeconds(20),
+    };
+
+    public static BenchSettings Full => new()
+    {
+        LatencyWarmup = 300,
+        LatencyIterations = 2_000,
+        WebhookMessages = 10_000,
+        DispatchDeliveries = 20_000,
+        StormMessages = 2_000,
+        SseStreams = 5_000,
+        WebhookDeadline = TimeSpan.FromSeconds(300),
+        StormDeadline = TimeSpan.FromSeconds(300),
+        DispatchDeadline = TimeSpan.FromSeconds(300),
+    };
+
+    public bool Runs(string scenario) => Only is null || Only.Contains(scenario);
+
+    public static BenchSettings Parse(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var settings = quick ? Quick_ : Full;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
+            settings = args[i] switch
+            {
+                "--quick" => settings,
+                "--json" => settings with { JsonPath = Next() },
+                "--no-build-hub" => settings with { BuildHub = false },
+                "--hub-dll" => settings with { HubDll = Path.GetFullPath(Next()) },
+                "--hub-env" => settings with { HubEnv = WithSetting(settings.HubEnv, Next()) },
+                "--keep" => settings with { KeepWorkDir = true },
+                "--only" => settings with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
+                "--sse-streams" => settings with { SseStreams = NextInt() },
+                "--webhook-messages" => settings with { WebhookMessages = NextInt() },
+                "--dispatch-deliveries" => settings with { DispatchDeliveries = NextInt() },
+                "--storm-messages" => settings with { StormMessages = NextInt() },
+                "--latency-iterations" => settings with { LatencyIterations = NextInt() },
+                _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
+            };
+        }
+        return settings;
+    }
+
+    private static Dictionary<string, string?> WithSetting(Dictionary<string, string?> settings, string pair)
+    {
+        var parts = pair.Split('=', 2);
+        if (parts.Length != 2 || parts[0].Length == 0) throw new ArgumentException($"--hub-env takes NAME=VALUE, not '{pair}'.");
+        return new Dictionary<string, string?>(settings) { [parts[0]] = parts[1] };
+    }
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project tests/Hub.Bench -- [--quick] [--json FILE] [options]
+          --quick                 small sizes: finishes in under 3 minutes on 2 cores
+          --json FILE             also write the results as JSON
+          --only a,b              run only these scenarios: blocking,streaming (run together as latency), webhook_e2e,
+                                  retry_storm, dispatch, sse_hold
+          --sse-streams N         streams to hold open (quick 1000, full 5000)
+          --webhook-messages N, --dispatch-deliveries N, --storm-messages N, --latency-iterations N
+          --no-build-hub          use the existing services/Hub.Api/bin/Release build
+          --hub-dll PATH          run this Hub.Api.dll instead (e.g. a build of another commit)
+          --hub-env NAME=VALUE    an extra setting for every Hub started (repeatable), e.g. HUB_WEBHOOK_ENDPOINT_CONCURRENCY=64
+          --keep                  keep the temp folder (databases, hub and fakes logs)
+        """;
+}

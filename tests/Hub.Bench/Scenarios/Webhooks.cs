@@ -1,0 +1,192 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Hub.Bench.Infrastructure;
+using Microsoft.Data.Sqlite;
+using static Hub.Bench.Infrastructure.Stats;
+
+namespace Hub.Bench.Scenarios;
+
+/// <summary>
+/// <c>webhook_e2e</c>: messages sent in webhook mode (bounded concurrency) until the receiver has every
+/// signed <c>message.reply</c>; and <c>retry_storm</c>: the same with a receiver that fails half of all
+/// tries, on a shortened retry schedule, counting what was lost and what arrived twice.
+/// </summary>
+public static class Webhooks
+{
+    public static async Task<JsonObject> EndToEndAsync(BenchRun run, HubProcess hub, HubApi api)
+    {
+        var settings = run.Settings;
+        using var http = HubApi.NewClient();
+
+        // Warm the webhook path (dispatcher, signing, the receiver) before timing it.
+        var warm = await api.CreateBotAsync("bench-webhook-warmup", webhookUrl: run.Fakes.HookUrl("e2e-warmup"));
+        var warmConversations = await api.CreateConversationsAsync(warm.ApiKey, 20);
+        var warmSent = await SendAsync(api, http, warm, warmConversations, settings.Quick ? 100 : 300, settings.WebhookConcurrency);
+        await WaitUntilAsync(async () => (await run.Fakes.HookAsync("e2e-warmup")).OkIds >= warmSent.Accepted.Count,
+            TimeSpan.FromSeconds(settings.Quick ? 5 : 30), TimeSpan.FromMilliseconds(50));
+
+        var bot = await api.CreateBotAsync("bench-webhook", webhookUrl: run.Fakes.HookUrl("e2e"));
+        await run.Fakes.ConfigureHookAsync("e2e", secret: bot.Secret);
+        var conversations = await api.CreateConversationsAsync(bot.ApiKey, Math.Min(settings.WebhookMessages, 200));
+
+        var cpuBefore = hub.Process.CpuSeconds() ?? 0;
+        var startUnixMs = UnixMs();
+        var sent = await SendAsync(api, http, bot, conversations, settings.WebhookMessages, settings.WebhookConcurrency);
+        var acceptSeconds = (UnixMs() - startUnixMs) / 1000;
+        var done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync("e2e")).OkIds >= sent.Accepted.Count,
+            Remaining(settings.WebhookDeadline, startUnixMs), TimeSpan.FromMilliseconds(20));
+        var stats = await run.Fakes.HookAsync("e2e");
+        var cpuMs = ((hub.Process.CpuSeconds() ?? 0) - cpuBefore) * 1000;
+        // Up to the last reply received: when the deadline passed first, the rate reached so far.
+        var seconds = (stats.LastOkUnixMs - startUnixMs) / 1000;
+
+        var result = new JsonObject
+        {
+            ["messages"] = settings.WebhookMessages,
+            ["seconds"] = Round(seconds, 3),
+            ["msgs_per_s"] = Round(stats.OkIds / seconds, 1),
+            ["accepted"] = sent.Accepted.Count,
+            ["received"] = stats.OkIds,
+            ["completed"] = done,
+            ["accept_seconds"] = Round(acceptSeconds, 3),
+            ["accepts_per_s"] = Round(sent.Accepted.Count / acceptSeconds, 1),
+            ["concurrency"] = settings.WebhookConcurrency,
+            ["conversations"] = conversations.Length,
+            ["bad_signatures"] = stats.BadSignatures,
+            ["tries"] = stats.Tries,
+            ["hub_cpu_ms_per_message"] = Round(cpuMs / Math.Max(1, stats.OkIds), 3),
+            ["hub_rss_mb"] = Round(hub.Process.RssMb() ?? double.NaN, 1),
+        };
+        if (sent.FirstError is not null) result["first_error"] = sent.FirstError;
+        return result;
+    }
+
+    public static async Task<JsonObject> RetryStormAsync(BenchRun run, HubProcess hub, HubApi api, string database)
+    {
+        var settings = run.Settings;
+        const double failRate = 0.5;
+        using var http = HubApi.NewClient();
+        var bot = await api.CreateBotAsync("bench-storm", webhookUrl: run.Fakes.HookUrl("storm"));
+        await run.Fakes.ConfigureHookAsync("storm", failRate, bot.Secret, parseReplyTo: true);
+        var conversations = await api.CreateConversationsAsync(bot.ApiKey, Math.Min(settings.StormMessages, 100));
+
+        var startUnixMs = UnixMs();
+        var sent = await SendAsync(api, http, bot, conversations, settings.StormMessages, 32);
+        var done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync("storm")).OkReplyTos >= sent.Accepted.Count,
+            Remaining(settings.StormDeadline, startUnixMs), TimeSpan.FromMilliseconds(50));
+        var seconds = (UnixMs() - startUnixMs) / 1000;
+        // Let anything that would arrive twice arrive: a few retry steps' worth.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        // Not yet delivered is not lost while Hub still holds it: its reply is still to come, or its delivery is still pending a retry.
+        // Hub's store is read before the receiver: a try the receiver records is only then marked succeeded, so nothing falls between.
+        var inFlight = StillInFlight(database, bot.Id);
+        var stats = await run.Fakes.HookAsync("storm", detail: true);
+        var undelivered = sent.Accepted.Where(id => !stats.ReplyTos.Contains(id)).ToList();
+        var pending = undelivered.Count(inFlight.Contains);
+
+        var result = new JsonObject
+        {
+            ["messages"] = settings.StormMessages,
+            ["fail_rate"] = failRate,
+            ["delivered"] = stats.OkReplyTos,
+            ["lost"] = undelivered.Count - pending,
+            ["undelivered_at_deadline"] = undelivered.Count,
+            ["still_in_flight_at_deadline"] = pending,
+            ["duplicates"] = stats.DuplicateIds + stats.DuplicateReplyTos,
+            ["accepted"] = sent.Accepted.Count,
+            ["completed"] = done,
+            ["seconds"] = Round(seconds, 3),
+            ["tries"] = stats.Tries,
+            ["failed_tries"] = stats.FailedTries,
+            ["duplicate_webhook_ids"] = stats.DuplicateIds,
+            ["replies_under_two_ids"] = stats.DuplicateReplyTos,
+            ["bad_signatures"] = stats.BadSignatures,
+            ["schedule"] = settings.StormSchedule,
+        };
+        foreach (var (status, count) in DeliveryStatuses(database, bot.Id)) result["hub_deliveries_" + status] = count;
+        if (sent.FirstError is not null) result["first_error"] = sent.FirstError;
+        return result;
+    }
+
+    /// <summary>How Hub's own store sees the bot's deliveries (a read-only look at the SQLite file, WAL lets it share).</summary>
+    private static Dictionary<string, long> DeliveryStatuses(string database, string botId)
+    {
+        using var c = new SqliteConnection($"Data Source={database};Mode=ReadOnly");
+        c.Open();
+        using (var pragma = c.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA busy_timeout=5000";
+            pragma.ExecuteNonQuery();
+        }
+        using var command = c.CreateCommand();
+        command.CommandText = "SELECT status, COUNT(*) FROM deliveries WHERE bot_id = $bot GROUP BY status";
+        command.Parameters.AddWithValue("$bot", botId);
+        using var reader = command.ExecuteReader();
+        var counts = new Dictionary<string, long>();
+        while (reader.Read()) counts[reader.GetString(0)] = reader.GetInt64(1);
+        return counts;
+    }
+
+    /// <summary>User messages of the bot whose reply is not produced yet, or whose <c>message.reply</c> delivery is still pending.</summary>
+    private static HashSet<string> StillInFlight(string database, string botId)
+    {
+        using var c = new SqliteConnection($"Data Source={database};Mode=ReadOnly");
+        c.Open();
+        using (var pragma = c.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA busy_timeout=5000";
+            pragma.ExecuteNonQuery();
+        }
+        using var command = c.CreateCommand();
+        command.CommandText = """
+            SELECT id FROM messages WHERE bot_id = $bot AND sender = 'user' AND reply_state IN ('pending', 'working')
+            UNION
+            SELECT m.reply_to FROM deliveries d JOIN messages m ON m.id = d.message_id
+            WHERE d.bot_id = $bot AND d.event_type = 'message.reply' AND d.status = 'pending'
+            """;
+        command.Parameters.AddWithValue("$bot", botId);
+        using var reader = command.ExecuteReader();
+        var ids = new HashSet<string>();
+        while (reader.Read()) if (!reader.IsDBNull(0)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
+    public sealed record Sent(List<string> Accepted, int Errors, string? FirstError);
+
+    /// <summary>Sends <paramref name="count"/> webhook-mode messages, <paramref name="concurrency"/> at a time, round-robin over the conversations.</summary>
+    public static async Task<Sent> SendAsync(HubApi api, HttpClient http, BotInfo bot, string[] conversations, int count, int concurrency)
+    {
+        var accepted = new List<string>(count);
+        var errors = 0;
+        string? firstError = null;
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, _) =>
+        {
+            try
+            {
+                using var request = api.MessageRequest(bot.ApiKey, conversations[i % conversations.Length], $"Where is my order #{i}?", "webhook");
+                using var response = await http.SendAsync(request);
+                var body = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode == HttpStatusCode.Accepted)
+                {
+                    var id = JsonNode.Parse(body)!["message_id"]!.GetValue<string>();
+                    lock (accepted) accepted.Add(id);
+                    return;
+                }
+                Interlocked.Increment(ref errors);
+                Interlocked.CompareExchange(ref firstError, $"{(int)response.StatusCode}: {body[..Math.Min(300, body.Length)]}", null);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                Interlocked.Increment(ref errors);
+                Interlocked.CompareExchange(ref firstError, e.Message, null);
+            }
+        });
+        return new Sent(accepted, errors, firstError);
+    }
+
+    /// <summary>What is left of a deadline that started (sending included) at <paramref name="startUnixMs"/>; at least a second.</summary>
+    private static TimeSpan Remaining(TimeSpan deadline, double startUnixMs) =>
+        TimeSpan.FromMilliseconds(Math.Max(1000, deadline.TotalMilliseconds - (UnixMs() - startUnixMs)));
+
+    public static double UnixMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
+}
