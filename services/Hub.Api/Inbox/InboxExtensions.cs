@@ -12,6 +12,7 @@ public static class InboxExtensions
         builder.Services.AddSignalR(o => o.AddFilter<InboxSessionFilter>()).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
         builder.Services.AddSingleton<InboxActions>();
         builder.Services.AddSingleton<TypingTracker>();
+        builder.Services.AddSingleton<InboxPresence>();
         var instance = Ids.RandomToken(6).ToLowerInvariant();
         builder.ConfigureHubBus(x => x.AddConsumer<InboxNotifier>().Endpoint(e =>
         {

@@ -11,7 +11,7 @@ namespace Hub.Api.Inbox;
 /// <see cref="HubException"/> whose message starts with the contract's status and code ("409 conflict: …").
 /// </summary>
 [Authorize(Policy = AuthExtensions.AgentPolicy)]
-public sealed class InboxHub(InboxActions actions, TypingTracker typing) : Microsoft.AspNetCore.SignalR.Hub
+public sealed class InboxHub(InboxActions actions, TypingTracker typing, InboxPresence presence) : Microsoft.AspNetCore.SignalR.Hub
 {
     public const string Path = "/hubs/inbox";
     public const string AllBots = "bots:all";
@@ -24,7 +24,14 @@ public sealed class InboxHub(InboxActions actions, TypingTracker typing) : Micro
             foreach (var botId in scope) await Groups.AddToGroupAsync(Context.ConnectionId, BotGroup(botId));
         else
             await Groups.AddToGroupAsync(Context.ConnectionId, AllBots);
+        presence.Connected();
         await base.OnConnectedAsync();
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        presence.Disconnected();
+        return base.OnDisconnectedAsync(exception);
     }
 
     public async Task<object> Claim(string conversationId) => Result(await actions.ClaimAsync(Context.User!, conversationId));
@@ -48,4 +55,14 @@ public sealed class InboxHub(InboxActions actions, TypingTracker typing) : Micro
         InboxActions.Refused refused => throw new HubException($"{refused.Status} {refused.Code}: {refused.Detail}"),
         _ => throw new HubException("500 internal_error"),
     };
+}
+
+/// <summary>How many inboxes are connected to this process: with none, there is nobody to push a change to.</summary>
+public sealed class InboxPresence
+{
+    private int _connections;
+
+    public bool Anyone => Volatile.Read(ref _connections) > 0;
+    public void Connected() => Interlocked.Increment(ref _connections);
+    public void Disconnected() => Interlocked.Decrement(ref _connections);
 }

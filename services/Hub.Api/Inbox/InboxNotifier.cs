@@ -15,11 +15,12 @@ public sealed record TypingView(string ConversationId, string From, string Agent
 /// queue, so a change made anywhere (another API process, the AI worker) reaches every agent: a bus
 /// fan-out standing in for the SignalR Redis backplane, which the package registry does not serve.
 /// </summary>
-public sealed class InboxNotifier(IHubContext<InboxHub> hub, HubDb db) :
+public sealed class InboxNotifier(IHubContext<InboxHub> hub, HubDb db, InboxPresence presence) :
     IConsumer<ConversationChanged>, IConsumer<MessageStored>, IConsumer<AgentTyping>
 {
     public async Task Consume(ConsumeContext<ConversationChanged> context)
     {
+        if (!presence.Anyone) return;
         await using var c = await db.OpenAsync(context.CancellationToken);
         var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
             "SELECT * FROM conversations WHERE id = @ConversationId", new { context.Message.ConversationId });
@@ -29,6 +30,7 @@ public sealed class InboxNotifier(IHubContext<InboxHub> hub, HubDb db) :
 
     public async Task Consume(ConsumeContext<MessageStored> context)
     {
+        if (!presence.Anyone) return;
         await using var c = await db.OpenAsync(context.CancellationToken);
         var message = await c.QuerySingleOrDefaultAsync<MessageRecord>("SELECT * FROM messages WHERE id = @MessageId", new { context.Message.MessageId });
         if (message is null) return;
