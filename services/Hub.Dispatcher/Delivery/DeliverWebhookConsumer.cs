@@ -8,6 +8,10 @@ public sealed class DeliverWebhookConsumer(DeliveryStore store, DeliveryProcesso
 {
     public async Task Consume(ConsumeContext<DeliverWebhook> context)
     {
+        // A saturated endpoint's delivery is left in the store for the scheduler: claiming it only to hand it
+        // back would cost two writes for nothing.
+        if (await store.BotOfAsync(context.Message.DeliveryId, context.CancellationToken) is not { } botId
+            || processor.IsSaturated(botId)) return;
         var work = await store.ClaimAsync(context.Message.DeliveryId, processor.ClaimFor, context.CancellationToken);
         // Once claimed, the try belongs to the store, not to this bus message: MassTransit cancels the consume when
         // the broker connection drops, and a POST cut off that way may already have reached the receiver, yet no

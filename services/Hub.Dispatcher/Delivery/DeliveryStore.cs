@@ -38,6 +38,13 @@ public sealed class DeliveryStore(HubDb db, TimeProvider clock)
             """, new { now = Now, limit, skipBots }, cancellationToken: ct))).ToList();
     }
 
+    public async Task<string?> BotOfAsync(string id, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT bot_id FROM deliveries WHERE id = @id AND status = 'pending'", new { id }, cancellationToken: ct));
+    }
+
     /// <summary>Locks a due delivery for one try; null when it is not due, held elsewhere, done, or its endpoint is disabled.</summary>
     public Task<DeliveryWork?> ClaimAsync(string id, TimeSpan lockFor, CancellationToken ct) =>
         db.InTransactionAsync<DeliveryWork?>(async (c, tx) =>
