@@ -1,12 +1,9 @@
+using Hub.TestSupport;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Hub.FunctionalTests.Inbox;
 
@@ -31,15 +28,11 @@ public sealed class ToolCallingLlm : IAsyncDisposable
 
     public static async Task<ToolCallingLlm> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackServer.Create();
         var llm = new ToolCallingLlm(app);
         app.MapPost("/v1/chat/completions", llm.CompleteAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        llm.BaseUrl = address.TrimEnd('/') + "/v1";
+        var address = await LoopbackServer.StartAsync(app);
+        llm.BaseUrl = new Uri(address, "v1").ToString();
         return llm;
     }
 

@@ -1,13 +1,10 @@
+using Hub.TestSupport;
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Hub.IntegrationTests.Infrastructure;
 
@@ -32,16 +29,11 @@ public sealed class FakeLlm : IAsyncDisposable
 
     public static async Task<FakeLlm> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
-        var app = builder.Build();
+        var app = LoopbackServer.Create();
         var llm = new FakeLlm(app);
         app.MapPost("/v1/chat/completions", llm.CompleteAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        llm.BaseUrl = address.TrimEnd('/') + "/v1";
+        var address = await LoopbackServer.StartAsync(app);
+        llm.BaseUrl = new Uri(address, "v1").ToString();
         return llm;
     }
 
