@@ -66,17 +66,17 @@ public sealed class PendingReplyRedriver(
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var next = now + options.Value.RedriveAfterSeconds * 1000L;
-        await using var c = await db.OpenAsync(ct);
         if (everything)
         {
             // Nothing held a message across the restart: every unanswered one is due now, and one a dead
             // worker had taken is free again. The batches below then take them all, 200 at a time.
-            await c.ExecuteAsync(
+            await db.ExecuteAsync(
                 """
                 UPDATE messages SET redrive_at = @now, reply_state = 'pending'
                 WHERE reply_state IN ('pending', 'working') AND redrive_at > @now
-                """, new { now });
+                """, new { now }, ct);
         }
+        await using var c = await db.OpenAsync(ct);
         var due = (await c.QueryAsync<Due>(new CommandDefinition(
             $"""
             SELECT id, conversation_id, bot_id, redrive_at FROM messages
@@ -92,13 +92,13 @@ public sealed class PendingReplyRedriver(
             // 'working' message is due only because its worker's lease ran out (or, at start-up with the
             // in-memory bus, its worker died with the last process): it goes back to 'pending' so that the
             // next worker may claim it; the new redrive_at would otherwise read as a live lease.
-            var taken = await c.ExecuteAsync(
+            var taken = await db.ExecuteAsync(
                 """
                 UPDATE messages SET redrive_at = @next,
                     reply_state = CASE WHEN reply_state = 'working' THEN 'pending' ELSE reply_state END
                 WHERE id = @Id AND redrive_at = @RedriveAt
                 """,
-                new { next, message.Id, message.RedriveAt });
+                new { next, message.Id, message.RedriveAt }, ct);
             if (taken == 0) continue;
             await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, StreamDeltas: false), ct);
             published++;

@@ -166,18 +166,16 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
     /// </summary>
     public async Task ReleaseAsync(string messageId)
     {
-        await using var c = await db.OpenAsync();
-        await c.ExecuteAsync(
+        await db.ExecuteAsync(
             "UPDATE messages SET reply_state = 'pending', redrive_at = @now WHERE id = @messageId AND reply_state = 'working'",
             new { messageId, now = Now });
     }
 
     public async Task MarkFailedAsync(string messageId, string code, CancellationToken ct)
     {
-        await using var c = await db.OpenAsync(ct);
-        await c.ExecuteAsync(
+        await db.ExecuteAsync(
             "UPDATE messages SET reply_state = 'failed', redrive_at = NULL, error_code = @code WHERE id = @messageId AND reply_state = 'working'",
-            new { messageId, code });
+            new { messageId, code }, ct);
     }
 }
 

@@ -72,8 +72,7 @@ public static class AgentsApi
         agent = WithPassword(agent, input.Password!);
         try
         {
-            await using var c = await db.OpenAsync();
-            await c.ExecuteAsync(
+            await db.ExecuteAsync(
                 """
                 INSERT INTO agents (id, email, name, password_hash, role, bot_ids, created_at, updated_at)
                 VALUES (@Id, @Email, @Name, @PasswordHash, @Role, @BotIds, @CreatedAt, @UpdatedAt)
@@ -118,15 +117,18 @@ public static class AgentsApi
         if (input.Password is not null) updated = WithPassword(updated, input.Password);
         try
         {
-            await using var c = await db.OpenAsync();
-            await c.ExecuteAsync(
-                """
-                UPDATE agents SET email = @Email, name = @Name, password_hash = @PasswordHash, role = @Role,
-                    bot_ids = @BotIds, updated_at = @UpdatedAt WHERE id = @Id
-                """, updated);
-            // A new password, role or scope ends the agent's sessions: they log in again under the new rules.
-            if (input.Password is not null || input.Role is not null || input.BotIds is not null)
-                await c.ExecuteAsync("DELETE FROM agent_sessions WHERE agent_id = @id", new { id });
+            var endSessions = input.Password is not null || input.Role is not null || input.BotIds is not null;
+            await db.InTransactionAsync(async (c, tx) =>
+            {
+                await c.ExecuteAsync(
+                    """
+                    UPDATE agents SET email = @Email, name = @Name, password_hash = @PasswordHash, role = @Role,
+                        bot_ids = @BotIds, updated_at = @UpdatedAt WHERE id = @Id
+                    """, updated, tx);
+                // A new password, role or scope ends the agent's sessions: they log in again under the new rules.
+                if (endSessions) await c.ExecuteAsync("DELETE FROM agent_sessions WHERE agent_id = @id", new { id }, tx);
+                return 0;
+            });
         }
         catch (System.Data.Common.DbException e) when (db.Dialect.IsUniqueViolation(e))
         {

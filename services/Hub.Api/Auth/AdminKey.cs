@@ -33,8 +33,8 @@ public sealed class AdminKey(IOptions<HubOptions> options, HubDb db, ILogger<Adm
             var key = "hub_admin_" + Ids.RandomToken(32);
             try
             {
-                await c.ExecuteAsync("INSERT INTO settings (name, value) VALUES ('admin_key_hash', @hash)",
-                    new { hash = Convert.ToHexStringLower(Hash(key)) });
+                await db.ExecuteAsync("INSERT INTO settings (name, value) VALUES ('admin_key_hash', @hash)",
+                    new { hash = Convert.ToHexStringLower(Hash(key)) }, ct);
                 Console.WriteLine($"""
 
                     ================================================================

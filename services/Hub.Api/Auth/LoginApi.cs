@@ -47,10 +47,13 @@ public static class LoginApi
         var now = clock.GetUtcNow();
         var expires = now + SessionLifetime;
         var token = HubClaims.SessionTokenPrefix + Ids.RandomToken(32);
-        await c.ExecuteAsync(
-            "INSERT INTO agent_sessions (token_hash, agent_id, created_at, expires_at) VALUES (@hash, @Id, @now, @expires)",
-            new { hash = Ids.HashKey(token), agent.Id, now = now.ToUnixTimeMilliseconds(), expires = expires.ToUnixTimeMilliseconds() });
-        await c.ExecuteAsync("DELETE FROM agent_sessions WHERE expires_at < @now", new { now = now.ToUnixTimeMilliseconds() });
+        await db.InTransactionAsync(async (w, tx) =>
+        {
+            await w.ExecuteAsync(
+                "INSERT INTO agent_sessions (token_hash, agent_id, created_at, expires_at) VALUES (@hash, @Id, @now, @expires)",
+                new { hash = Ids.HashKey(token), agent.Id, now = now.ToUnixTimeMilliseconds(), expires = expires.ToUnixTimeMilliseconds() }, tx);
+            return await w.ExecuteAsync("DELETE FROM agent_sessions WHERE expires_at < @now", new { now = now.ToUnixTimeMilliseconds() }, tx);
+        });
 
         http.Response.Cookies.Append(HubClaims.SessionCookie, token, new CookieOptions
         {
@@ -67,8 +70,7 @@ public static class LoginApi
     {
         var token = http.Request.Cookies[HubClaims.SessionCookie]
             ?? http.Request.Headers.Authorization.ToString().Replace("Bearer ", "", StringComparison.OrdinalIgnoreCase).Trim();
-        await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("DELETE FROM agent_sessions WHERE token_hash = @hash", new { hash = Ids.HashKey(token) });
+        await db.ExecuteAsync("DELETE FROM agent_sessions WHERE token_hash = @hash", new { hash = Ids.HashKey(token) });
         http.Response.Cookies.Delete(HubClaims.SessionCookie, new CookieOptions { Path = "/" });
         return TypedResults.NoContent();
     }

@@ -180,8 +180,7 @@ public static class BotsApi
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteKey(string id, string keyId, HubDb db)
     {
-        await using var c = await db.OpenAsync();
-        var deleted = await c.ExecuteAsync("DELETE FROM bot_keys WHERE id = @keyId AND bot_id = @id", new { id, keyId });
+        var deleted = await db.ExecuteAsync("DELETE FROM bot_keys WHERE id = @keyId AND bot_id = @id", new { id, keyId });
         return deleted == 0 ? HubProblem.NotFound("The key") : TypedResults.NoContent();
     }
 

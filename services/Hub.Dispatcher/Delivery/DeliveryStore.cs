@@ -72,8 +72,7 @@ public sealed class DeliveryStore(HubDb db, TimeProvider clock)
     /// <summary>The endpoint is busy: give the delivery back, due again shortly, with no attempt counted.</summary>
     public async Task ReleaseAsync(string id, TimeSpan after)
     {
-        await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("UPDATE deliveries SET locked_until = NULL, next_attempt_at = @at WHERE id = @id AND status = 'pending'",
+        await db.ExecuteAsync("UPDATE deliveries SET locked_until = NULL, next_attempt_at = @at WHERE id = @id AND status = 'pending'",
             new { id, at = Now + (long)after.TotalMilliseconds });
     }
 
