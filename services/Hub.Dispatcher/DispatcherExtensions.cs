@@ -21,6 +21,8 @@ public static class DispatcherExtensions
         builder.Services.AddSingleton<WebhookSender>();
         builder.Services.AddSingleton<DeliveryStore>();
         builder.Services.AddSingleton<DeliveryProcessor>();
+        builder.Services.AddSingleton<AttemptRecorder>();
+        builder.Services.AddSingleton<DueSignal>();
         builder.Services.AddHostedService<DeliveryScheduler>();
 
         var concurrency = builder.Configuration.GetValue("HUB_DISPATCHER_CONCURRENCY", 64);

@@ -11,6 +11,8 @@ public sealed record BenchSettings
     public int WebhookMessages { get; init; }
     public int WebhookConcurrency { get; init; } = 64;
     public int DispatchDeliveries { get; init; }
+    /// <summary>Deliveries the dispatcher sends to another hook first, so that the timed run meets warm code (the bare loop warms up too).</summary>
+    public int DispatchWarmup { get; init; }
     /// <summary>Bots (endpoints) the stored deliveries are spread over: HUB_WEBHOOK_ENDPOINT_CONCURRENCY (4) × 16 = HUB_DISPATCHER_CONCURRENCY (64).</summary>
     public int DispatchEndpoints { get; init; } = 16;
     /// <summary>The bare loop's concurrency: what the dispatcher can have in flight (64 by default).</summary>
@@ -38,6 +40,7 @@ public sealed record BenchSettings
         LatencyIterations = 300,
         WebhookMessages = 2_000,
         DispatchDeliveries = 5_000,
+        DispatchWarmup = 10_000,
         StormMessages = 500,
         SseStreams = 1_000,
         // Bounds that keep --quick under 3 minutes even when Hub is slow.
@@ -52,6 +55,7 @@ public sealed record BenchSettings
         LatencyIterations = 2_000,
         WebhookMessages = 10_000,
         DispatchDeliveries = 20_000,
+        DispatchWarmup = 20_000,
         StormMessages = 2_000,
         SseStreams = 5_000,
         WebhookDeadline = TimeSpan.FromSeconds(300),

@@ -21,6 +21,13 @@ public abstract class SqlDialect
 
     public abstract bool IsUniqueViolation(DbException exception);
 
+    /// <summary>
+    /// One UPDATE that also returns <paramref name="columns"/> of the rows it changed, as they are after it
+    /// (SQLite: <c>RETURNING</c>; SQL Server: <c>OUTPUT inserted.…</c>). Its WHERE is checked row by row under the
+    /// write lock, so of several processes racing for a row exactly one gets it back.
+    /// </summary>
+    public abstract string UpdateReturning(string table, string set, string where, params string[] columns);
+
     /// <summary>Creates the database itself when the server allows it (SQLite creates its file on open).</summary>
     public virtual Task EnsureDatabaseAsync(string connectionString, CancellationToken ct) => Task.CompletedTask;
 
@@ -47,6 +54,9 @@ public sealed class SqliteDialect : SqlDialect
     public override string LimitClause => "LIMIT @limit";
     public override string LockedTable(string table) => table;
 
+    public override string UpdateReturning(string table, string set, string where, params string[] columns) =>
+        $"UPDATE {table} SET {set} WHERE {where} RETURNING {string.Join(", ", columns)}";
+
     // SQLITE_CONSTRAINT (19): UNIQUE and PRIMARY KEY violations.
     public override bool IsUniqueViolation(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 };
@@ -67,6 +77,9 @@ public sealed class SqlServerDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new SqlConnection(connectionString);
     public override string LimitClause => "OFFSET 0 ROWS FETCH NEXT @limit ROWS ONLY";
     public override string LockedTable(string table) => $"{table} WITH (UPDLOCK, ROWLOCK)";
+
+    public override string UpdateReturning(string table, string set, string where, params string[] columns) =>
+        $"UPDATE {table} SET {set} OUTPUT {string.Join(", ", columns.Select(c => "inserted." + c))} WHERE {where}";
 
     public override async Task EnsureDatabaseAsync(string connectionString, CancellationToken ct)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Hub.Dispatcher.Signing;
 using Microsoft.Extensions.Logging;
@@ -7,19 +6,15 @@ using Microsoft.Extensions.Options;
 namespace Hub.Dispatcher.Delivery;
 
 /// <summary>
-/// Makes one try of a claimed delivery: sign the stored body, send it, store the attempt and decide what
-/// follows. At most <see cref="DispatcherOptions.EndpointConcurrency"/> tries per endpoint run at once in
-/// this process; a delivery that finds its endpoint busy is handed back, due again shortly.
+/// Makes one try of a claimed delivery: sign the stored body, send it, decide what follows. It touches no
+/// store: the <see cref="AttemptRecorder"/> writes the attempt, in a batch with others.
 /// </summary>
 public sealed class DeliveryProcessor(
-    DeliveryStore store,
     WebhookSender sender,
     IOptions<DispatcherOptions> options,
     TimeProvider clock,
     ILogger<DeliveryProcessor> logger)
 {
-    private static readonly TimeSpan BusyEndpointBackoff = TimeSpan.FromMilliseconds(200);
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _endpoints = new();
     private readonly RetrySchedule _schedule = RetrySchedule.Parse(options.Value.RetrySchedule);
     private readonly TimeSpan _disableAfter = TimeSpan.FromHours(options.Value.DisableAfterHours);
 
@@ -29,39 +24,24 @@ public sealed class DeliveryProcessor(
     /// </summary>
     public TimeSpan ClaimFor => TimeSpan.FromSeconds(options.Value.TimeoutSeconds * 2 + 5);
 
-    /// <summary>True when this process already has as many tries in flight to the bot's endpoint as it allows.</summary>
-    public bool IsSaturated(string botId) => _endpoints.TryGetValue(botId, out var gate) && gate.CurrentCount == 0;
-
-    public IReadOnlyCollection<string> SaturatedEndpoints() =>
-        _endpoints.Where(e => e.Value.CurrentCount == 0).Select(e => e.Key).ToList();
-
-    public async Task ProcessAsync(DeliveryWork work, CancellationToken ct)
+    /// <remarks>
+    /// Not cancellable from outside: a POST cut off midway may already have reached the receiver, yet no attempt
+    /// would be stored and the delivery would go out again when its claim ran out. The try is bounded by its own timeout.
+    /// </remarks>
+    public async Task<Attempt> TryAsync(DeliveryWork work)
     {
-        var gate = _endpoints.GetOrAdd(work.Bot.Id, _ => new SemaphoreSlim(Math.Max(1, options.Value.EndpointConcurrency)));
-        if (!gate.Wait(0))
-        {
-            await store.ReleaseAsync(work.Delivery.Id, BusyEndpointBackoff);
-            return;
-        }
-        try
-        {
-            var started = clock.GetUtcNow();
-            var body = Encoding.UTF8.GetBytes(work.Delivery.Payload);
-            var timestamp = started.ToUnixTimeSeconds();
-            var signature = WebhookSignature.Header(ActiveSecrets(work, started), work.Delivery.Id, timestamp, body);
-            var result = await sender.SendAsync(new WebhookRequest(work.Bot.WebhookUrl!, work.Delivery.Id, timestamp, signature, body), ct);
+        var started = clock.GetUtcNow();
+        var body = Encoding.UTF8.GetBytes(work.Delivery.Payload);
+        var timestamp = started.ToUnixTimeSeconds();
+        var signature = WebhookSignature.Header(ActiveSecrets(work, started), work.Delivery.Id, timestamp, body);
+        var result = await sender.SendAsync(new WebhookRequest(work.Bot.WebhookUrl!, work.Delivery.Id, timestamp, signature, body), CancellationToken.None);
 
-            var decision = DispatchPolicy.Decide(result, work.Delivery.AttemptCount + 1, work.Bot.WebhookFailingSince,
-                clock.GetUtcNow().ToUnixTimeMilliseconds(), _schedule, _disableAfter, Random.Shared);
-            await store.RecordAsync(work, started.ToUnixTimeMilliseconds(), result, decision);
-            if (decision is not Decision.Delivered)
-                logger.LogInformation("Webhook {DeliveryId} try {Try} to bot {BotId}: {Error} → {Decision}",
-                    work.Delivery.Id, work.Delivery.AttemptCount + 1, work.Bot.Id, result.Error, decision.GetType().Name);
-        }
-        finally
-        {
-            gate.Release();
-        }
+        var decision = DispatchPolicy.Decide(result, work.Delivery.AttemptCount + 1, work.Bot.WebhookFailingSince,
+            clock.GetUtcNow().ToUnixTimeMilliseconds(), _schedule, _disableAfter, Random.Shared);
+        if (decision is not Decision.Delivered)
+            logger.LogInformation("Webhook {DeliveryId} try {Try} to bot {BotId}: {Error} → {Decision}",
+                work.Delivery.Id, work.Delivery.AttemptCount + 1, work.Bot.Id, result.Error, decision.GetType().Name);
+        return new Attempt(work, started.ToUnixTimeMilliseconds(), result, decision);
     }
 
     /// <summary>The current secret, and during 24 h after a rotation the previous one as well.</summary>

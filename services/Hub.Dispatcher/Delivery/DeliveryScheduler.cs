@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -6,65 +6,95 @@ using Microsoft.Extensions.Options;
 namespace Hub.Dispatcher.Delivery;
 
 /// <summary>
-/// The durable path: retries are stored as a due time, and this loop finds due deliveries in the store
-/// (after a restart, a lost command, a re-enabled endpoint), claims them and hands them to a fixed pool
-/// of workers. Nothing is scheduled in memory only, so a kill -9 at any point loses no try.
+/// The dispatcher's loop. Retries are stored as a due time, and every event is a stored delivery, so this
+/// one loop serves both the fast path (woken by <see cref="DueSignal"/> when an event is committed) and the
+/// durable path (a poll finds what a restart, a lost bus message or a re-enabled endpoint left due). Each
+/// turn claims, in one transaction, as many due deliveries as there are free slots: at most
+/// <see cref="DispatcherOptions.Concurrency"/> tries in flight in this process, and at most
+/// <see cref="DispatcherOptions.EndpointConcurrency"/> to one endpoint, so a slow endpoint's backlog stays
+/// in the store instead of holding slots. Nothing is scheduled in memory only: a kill -9 loses no try.
 /// </summary>
 public sealed class DeliveryScheduler(
     DeliveryStore store,
     DeliveryProcessor processor,
+    AttemptRecorder recorder,
+    DueSignal signal,
     IOptions<DispatcherOptions> options,
     ILogger<DeliveryScheduler> logger) : BackgroundService
 {
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(45);
+    private readonly int _slots = Math.Max(1, options.Value.Concurrency);
+    private readonly int _endpointSlots = Math.Max(1, options.Value.EndpointConcurrency);
+    private readonly ConcurrentDictionary<string, int> _perEndpoint = new();
+    private int _inFlight;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var workers = Math.Max(1, options.Value.Concurrency);
-        var queue = Channel.CreateBounded<DeliveryWork>(new BoundedChannelOptions(workers) { SingleWriter = true });
-        var pool = Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(queue.Reader, stoppingToken), stoppingToken)).ToList();
-
+        using var giveUp = new CancellationTokenSource();
+        var recording = recorder.RunAsync(giveUp.Token);
         var interval = TimeSpan.FromMilliseconds(Math.Max(10, options.Value.PollMilliseconds));
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var due = await store.DueAsync(workers * 2, processor.SaturatedEndpoints(), stoppingToken);
-                var claimed = 0;
-                foreach (var (id, botId) in due)
-                {
-                    // A slow endpoint's backlog stays in the store rather than churning through claims,
-                    // and does not hide other endpoints' due tries from the query above.
-                    if (processor.IsSaturated(botId)) continue;
-                    if (await store.ClaimAsync(id, processor.ClaimFor, stoppingToken) is not { } work) continue;
-                    await queue.Writer.WriteAsync(work, stoppingToken);
-                    claimed++;
-                }
-                // A full batch all taken means more may be due right now; otherwise wait for the next tick.
-                if (claimed < workers * 2) await Task.Delay(interval, stoppingToken);
+                var free = _slots - Volatile.Read(ref _inFlight);
+                // Under load, tries finish one by one; a turn per finished try would claim one delivery per
+                // transaction. A millisecond's wait lets them gather into one claim of many.
+                if (free > 0 && free < _slots / 4) await Task.Delay(1, stoppingToken);
+                free = _slots - Volatile.Read(ref _inFlight);
+                var claimed = free > 0
+                    ? await store.ClaimDueAsync(free, Room, FullEndpoints(), processor.ClaimFor, stoppingToken)
+                    : [];
+                foreach (var work in claimed) Start(work);
+                // Every slot taken: more may be due; the next finished try wakes the loop. Otherwise wait for a new
+                // event, a finished try or the next poll.
+                await signal.WaitAsync(interval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
             catch (Exception e)
             {
-                logger.LogWarning(e, "Webhook scheduler tick failed; trying again");
+                logger.LogWarning(e, "Webhook scheduler turn failed; trying again");
                 await Task.Delay(interval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
-        queue.Writer.TryComplete();
-        await Task.WhenAll(pool).ContinueWith(_ => { }, TaskScheduler.Default);
+
+        // Let the tries in flight finish (each is bounded by its timeout) and store them before stopping.
+        giveUp.CancelAfter(DrainTimeout);
+        while (Volatile.Read(ref _inFlight) > 0 && !giveUp.IsCancellationRequested)
+            await Task.Delay(20, CancellationToken.None);
+        recorder.Complete();
+        await recording;
     }
 
-    private async Task WorkAsync(ChannelReader<DeliveryWork> reader, CancellationToken ct)
+    private int Room(string botId) => _endpointSlots - _perEndpoint.GetValueOrDefault(botId);
+
+    private List<string> FullEndpoints() => _perEndpoint.Where(e => e.Value >= _endpointSlots).Select(e => e.Key).ToList();
+
+    private void Start(DeliveryWork work)
     {
-        await foreach (var work in reader.ReadAllAsync(ct))
+        Interlocked.Increment(ref _inFlight);
+        _perEndpoint.AddOrUpdate(work.Bot.Id, 1, (_, n) => n + 1);
+        // Runs on this thread until its POST goes out (signing and building the request take microseconds), then
+        // continues wherever the response lands.
+        _ = TryAsync(work);
+    }
+
+    private async Task TryAsync(DeliveryWork work)
+    {
+        try
         {
-            try
-            {
-                await processor.ProcessAsync(work, ct);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // The claim runs out and the scheduler finds the delivery again.
-                logger.LogWarning(e, "Webhook {DeliveryId} try failed to complete", work.Delivery.Id);
-            }
+            recorder.Post(await processor.TryAsync(work));
+        }
+        catch (Exception e)
+        {
+            // Nothing stored: the claim runs out and the delivery is found again.
+            logger.LogWarning(e, "Webhook {DeliveryId} try failed to complete", work.Delivery.Id);
+        }
+        finally
+        {
+            _perEndpoint.AddOrUpdate(work.Bot.Id, 0, (_, n) => n - 1);
+            Interlocked.Decrement(ref _inFlight);
+            signal.Notify();
         }
     }
 }

@@ -11,113 +11,150 @@ public sealed class DeliveryRecord
     public string BotId { get; init; } = "";
     public string EventType { get; init; } = "";
     public string Payload { get; init; } = "";
-    public string Status { get; init; } = "";
     public int AttemptCount { get; init; }
-    public long? NextAttemptAt { get; init; }
-    public long? LockedUntil { get; init; }
 }
 
 public sealed record DeliveryWork(DeliveryRecord Delivery, BotRecord Bot);
 
-/// <summary>The dispatcher's SQL: find due tries, lock one, record its attempt and what follows.</summary>
+/// <summary>One finished try, waiting to be stored with what follows from it.</summary>
+public sealed record Attempt(DeliveryWork Work, long StartedAt, AttemptResult Result, Decision Decision);
+
+/// <summary>
+/// The dispatcher's SQL, in batches: one write transaction claims every due delivery there is room for,
+/// and one stores a batch of finished tries. A busy dispatcher thus writes a few times per batch of
+/// deliveries instead of twice per delivery.
+/// </summary>
 public sealed class DeliveryStore(HubDb db, TimeProvider clock)
 {
+    private static readonly string[] ClaimedColumns = ["id", "bot_id", "event_type", "payload", "attempt_count"];
+
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>Due deliveries of enabled endpoints that nobody holds, leaving out endpoints in <paramref name="skipBots"/>.</summary>
-    public async Task<IReadOnlyList<(string Id, string BotId)>> DueAsync(int limit, IReadOnlyCollection<string> skipBots, CancellationToken ct)
+    /// <summary>
+    /// Locks up to <paramref name="limit"/> due deliveries for one try each, oldest due first, taking at most
+    /// <paramref name="room"/>(bot) from each endpoint. Endpoints in <paramref name="full"/> have no room and are
+    /// not looked at. A delivery whose bot was deleted or has no webhook URL any more is failed on the way.
+    /// </summary>
+    public async Task<IReadOnlyList<DeliveryWork>> ClaimDueAsync(int limit, Func<string, int> room, IReadOnlyCollection<string> full,
+        TimeSpan lockFor, CancellationToken ct)
     {
-        await using var c = await db.OpenAsync(ct);
-        return (await c.QueryAsync<(string Id, string BotId)>(new CommandDefinition(
-            $"""
-            SELECT d.id, d.bot_id FROM deliveries d JOIN bots b ON b.id = d.bot_id
-            WHERE d.status = 'pending' AND d.next_attempt_at <= @now
-              AND (d.locked_until IS NULL OR d.locked_until <= @now) AND b.webhook_status = 'enabled'
-              {(skipBots.Count > 0 ? "AND d.bot_id NOT IN @skipBots" : "")}
-            ORDER BY d.next_attempt_at {db.Dialect.LimitClause}
-            """, new { now = Now, limit, skipBots }, cancellationToken: ct))).ToList();
+        var now = Now;
+        // Read outside the write transaction (no locks held, no writer waits for it); twice the limit, as some
+        // candidates may belong to endpoints that fill up within this batch.
+        IEnumerable<(string Id, string BotId)> candidates;
+        await using (var reader = await db.OpenAsync(ct))
+            candidates = await reader.QueryAsync<(string Id, string BotId)>(new CommandDefinition(
+                $"""
+                SELECT d.id, d.bot_id FROM deliveries d LEFT JOIN bots b ON b.id = d.bot_id
+                WHERE d.status = 'pending' AND d.next_attempt_at <= @now
+                  AND (d.locked_until IS NULL OR d.locked_until <= @now)
+                  AND (b.id IS NULL OR b.webhook_status = 'enabled')
+                  {(full.Count > 0 ? "AND d.bot_id NOT IN @full" : "")}
+                ORDER BY d.next_attempt_at {db.Dialect.LimitClause}
+                """, new { now, full, limit = limit * 2 }, cancellationToken: ct));
+
+        var picked = new List<string>(limit);
+        var taken = new Dictionary<string, int>();
+        foreach (var (id, botId) in candidates)
+        {
+            var used = taken.GetValueOrDefault(botId);
+            if (used >= room(botId)) continue;
+            taken[botId] = used + 1;
+            picked.Add(id);
+            if (picked.Count == limit) break;
+        }
+        if (picked.Count == 0) return [];
+        return await ClaimAsync(picked, lockFor, ct);
     }
 
-    public async Task<string?> BotOfAsync(string id, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        return await c.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "SELECT bot_id FROM deliveries WHERE id = @id AND status = 'pending'", new { id }, cancellationToken: ct));
-    }
-
-    /// <summary>Locks a due delivery for one try; null when it is not due, held elsewhere, done, or its endpoint is disabled.</summary>
-    public Task<DeliveryWork?> ClaimAsync(string id, TimeSpan lockFor, CancellationToken ct) =>
-        db.InTransactionAsync<DeliveryWork?>(async (c, tx) =>
+    /// <summary>Locks those of <paramref name="picked"/> that are still due and free; reads their bots.</summary>
+    private Task<IReadOnlyList<DeliveryWork>> ClaimAsync(List<string> picked, TimeSpan lockFor, CancellationToken ct) =>
+        db.InTransactionAsync<IReadOnlyList<DeliveryWork>>(async (c, tx) =>
         {
             var now = Now;
-            var delivery = await c.QuerySingleOrDefaultAsync<DeliveryRecord>(
-                $"SELECT * FROM {db.Dialect.LockedTable("deliveries")} WHERE id = @id", new { id }, tx);
-            if (delivery is not { Status: "pending" } || delivery.NextAttemptAt > now || delivery.LockedUntil > now) return null;
+            // The WHERE is checked again here, row by row: another dispatcher may have taken some since the read.
+            var claimed = (await c.QueryAsync<DeliveryRecord>(new CommandDefinition(
+                db.Dialect.UpdateReturning("deliveries", "locked_until = @until",
+                    "id IN @picked AND status = 'pending' AND next_attempt_at <= @now AND (locked_until IS NULL OR locked_until <= @now)",
+                    ClaimedColumns),
+                new { picked, now, until = now + (long)lockFor.TotalMilliseconds }, tx, cancellationToken: ct))).ToList();
+            if (claimed.Count == 0) return [];
 
-            var bot = await c.QuerySingleOrDefaultAsync<BotRecord>("SELECT * FROM bots WHERE id = @BotId", new { delivery.BotId }, tx);
-            if (bot is null || bot.WebhookUrl is null)
+            var bots = (await c.QueryAsync<BotRecord>(new CommandDefinition(
+                "SELECT * FROM bots WHERE id IN @botIds", new { botIds = claimed.Select(d => d.BotId).Distinct() }, tx,
+                cancellationToken: ct))).ToDictionary(b => b.Id);
+            var work = new List<DeliveryWork>(claimed.Count);
+            var orphans = new List<object>();
+            foreach (var delivery in claimed)
             {
-                await c.ExecuteAsync(
-                    "UPDATE deliveries SET status = 'failed', last_error = @error, updated_at = @now WHERE id = @id",
-                    new { id, now, error = bot is null ? "the bot was deleted" : "the bot has no webhook URL" }, tx);
-                return null;
+                if (bots.TryGetValue(delivery.BotId, out var bot) && bot.WebhookUrl is not null)
+                    work.Add(new DeliveryWork(delivery, bot));
+                else
+                    orphans.Add(new { delivery.Id, now, error = bot is null ? "the bot was deleted" : "the bot has no webhook URL" });
             }
-            if (bot.WebhookStatus != "enabled") return null;
-
-            await c.ExecuteAsync("UPDATE deliveries SET locked_until = @until WHERE id = @id",
-                new { id, until = now + (long)lockFor.TotalMilliseconds }, tx);
-            return new DeliveryWork(delivery, bot);
+            if (orphans.Count > 0)
+                await c.ExecuteAsync(
+                    "UPDATE deliveries SET status = 'failed', locked_until = NULL, last_error = @error, updated_at = @now WHERE id = @Id",
+                    orphans, tx);
+            return work;
         }, ct);
 
-    /// <summary>The endpoint is busy: give the delivery back, due again shortly, with no attempt counted.</summary>
-    public async Task ReleaseAsync(string id, TimeSpan after)
-    {
-        await db.ExecuteAsync("UPDATE deliveries SET locked_until = NULL, next_attempt_at = @at WHERE id = @id AND status = 'pending'",
-            new { id, at = Now + (long)after.TotalMilliseconds });
-    }
-
-    /// <summary>Stores the attempt and its consequence in one transaction.</summary>
-    public Task RecordAsync(DeliveryWork work, long startedAt, AttemptResult result, Decision decision) =>
+    /// <summary>Stores a batch of finished tries and their consequences in one transaction.</summary>
+    public Task RecordAsync(IReadOnlyList<Attempt> attempts) =>
         db.InTransactionAsync(async (c, tx) =>
         {
             var now = Now;
-            var (delivery, bot) = work;
-            var attempt = delivery.AttemptCount + 1;
             await c.ExecuteAsync(
                 """
                 INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, status_code, latency_ms, error, response_excerpt, outcome)
-                VALUES (@id, @deliveryId, @attempt, @startedAt, @StatusCode, @LatencyMs, @Error, @ResponseExcerpt, @outcome)
+                VALUES (@Id, @DeliveryId, @Attempt, @StartedAt, @StatusCode, @LatencyMs, @Error, @ResponseExcerpt, @Outcome)
                 """,
-                new
+                attempts.Select(a => new
                 {
-                    id = Ids.New("att"), deliveryId = delivery.Id, attempt, startedAt, result.StatusCode, result.LatencyMs,
-                    Error = Truncate(result.Error, 1000), result.ResponseExcerpt, outcome = result.Outcome.ToString().ToLowerInvariant(),
-                }, tx);
+                    Id = Ids.New("att"), DeliveryId = a.Work.Delivery.Id, Attempt = a.Work.Delivery.AttemptCount + 1, a.StartedAt,
+                    a.Result.StatusCode, a.Result.LatencyMs, Error = Truncate(a.Result.Error, 1000), a.Result.ResponseExcerpt,
+                    Outcome = a.Result.Outcome.ToString().ToLowerInvariant(),
+                }), tx);
 
-            var (status, nextAt) = decision switch
-            {
-                Decision.Delivered => ("succeeded", (long?)null),
-                Decision.RetryAt r => ("pending", r.DueAt),
-                Decision.DisableEndpoint d => ("pending", d.DueAt),
-                _ => ("failed", null),
-            };
             await c.ExecuteAsync(
                 """
-                UPDATE deliveries SET status = @status, attempt_count = @attempt, next_attempt_at = @nextAt, locked_until = NULL,
+                UPDATE deliveries SET status = @Status, attempt_count = @Attempt, next_attempt_at = @NextAt, locked_until = NULL,
                     last_status_code = @StatusCode, last_error = @Error, updated_at = @now
-                WHERE id = @id
+                WHERE id = @Id
                 """,
-                new { id = delivery.Id, status, attempt, nextAt, result.StatusCode, Error = Truncate(result.Error, 1000), now }, tx);
+                attempts.Select(a =>
+                {
+                    var (status, nextAt) = a.Decision switch
+                    {
+                        Decision.Delivered => ("succeeded", (long?)null),
+                        Decision.RetryAt r => ("pending", r.DueAt),
+                        Decision.DisableEndpoint d => ("pending", d.DueAt),
+                        _ => ("failed", null),
+                    };
+                    return new
+                    {
+                        a.Work.Delivery.Id, Status = status, Attempt = a.Work.Delivery.AttemptCount + 1, NextAt = nextAt,
+                        a.Result.StatusCode, Error = Truncate(a.Result.Error, 1000), now,
+                    };
+                }), tx);
 
-            if (decision is Decision.Delivered)
-                await c.ExecuteAsync("UPDATE bots SET webhook_failing_since = NULL WHERE id = @Id AND webhook_failing_since IS NOT NULL", new { bot.Id }, tx);
-            else
-                await c.ExecuteAsync("UPDATE bots SET webhook_failing_since = @startedAt WHERE id = @Id AND webhook_failing_since IS NULL",
-                    new { bot.Id, startedAt }, tx);
-            if (decision is Decision.DisableEndpoint disable)
+            foreach (var endpoint in attempts.GroupBy(a => a.Work.Bot.Id))
+            {
+                // webhook_failing_since: cleared by a success, set by the first failure after it. Within the batch
+                // the tries of one endpoint are taken in the order they started.
+                var tries = endpoint.OrderBy(a => a.StartedAt).ToList();
+                var lastSuccess = tries.FindLastIndex(a => a.Decision is Decision.Delivered);
+                long? failingSince = lastSuccess == tries.Count - 1 ? null : tries[lastSuccess + 1].StartedAt;
                 await c.ExecuteAsync(
-                    "UPDATE bots SET webhook_status = 'disabled', webhook_disabled_reason = @Reason, updated_at = @now WHERE id = @Id",
-                    new { bot.Id, disable.Reason, now }, tx);
+                    lastSuccess < 0 ? "UPDATE bots SET webhook_failing_since = @failingSince WHERE id = @Key AND webhook_failing_since IS NULL"
+                    : failingSince is null ? "UPDATE bots SET webhook_failing_since = NULL WHERE id = @Key AND webhook_failing_since IS NOT NULL"
+                    : "UPDATE bots SET webhook_failing_since = @failingSince WHERE id = @Key",
+                    new { endpoint.Key, failingSince }, tx);
+                if (tries.Select(a => a.Decision).OfType<Decision.DisableEndpoint>().FirstOrDefault() is { } disable)
+                    await c.ExecuteAsync(
+                        "UPDATE bots SET webhook_status = 'disabled', webhook_disabled_reason = @Reason, updated_at = @now WHERE id = @Key",
+                        new { endpoint.Key, disable.Reason, now }, tx);
+            }
             return 0;
         });
 

@@ -124,15 +124,22 @@ public sealed class WebhookSender : IDisposable
     private static async Task<string?> ExcerptAsync(HttpResponseMessage response, CancellationToken ct)
     {
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
-        var buffer = new byte[ExcerptBytes];
-        var read = 0;
-        while (read < buffer.Length)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ExcerptBytes);
+        try
         {
-            var n = await stream.ReadAsync(buffer.AsMemory(read), ct);
-            if (n == 0) break;
-            read += n;
+            var read = 0;
+            while (read < ExcerptBytes)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(read, ExcerptBytes - read), ct);
+                if (n == 0) break;
+                read += n;
+            }
+            return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
         }
-        return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)

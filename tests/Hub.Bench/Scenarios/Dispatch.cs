@@ -12,7 +12,9 @@ namespace Hub.Bench.Scenarios;
 /// <summary>
 /// <c>dispatch</c>: N deliveries already stored (written into the SQLite file while Hub is stopped, as
 /// <c>WebhookOutbox.EnqueueAsync</c> writes them: <c>pending</c>, due now, the exact body to send), then
-/// Hub started with only <c>HUB_ROLES=dispatcher</c>: time from the first to the last delivery received.
+/// Hub started with only <c>HUB_ROLES=dispatcher</c>. It first sends warm-up deliveries to another hook (the
+/// bots' URL points there); once they are all received the bench points the bots back at the measured hook
+/// and stores the N measured deliveries in one transaction: time from the first to the last received.
 /// Against it, a bare <c>HttpClient</c> loop posting the same bodies, with the same headers and the same
 /// concurrency, to the same receiver. The deliveries are spread over several bots so the dispatcher's
 /// per-endpoint limit (4) does not cap it below its overall concurrency (64).
@@ -32,20 +34,27 @@ public static class Dispatch
         var settings = run.Settings;
         var n = settings.DispatchDeliveries;
         var payloads = Enumerable.Range(0, n).Select(Payload).ToArray();
-        var insertWatch = Stopwatch.StartNew();
-        Insert(database, bots, payloads);
-        var insertSeconds = insertWatch.Elapsed.TotalSeconds;
+        var warmup = settings.DispatchWarmup;
+        Insert(database, bots, Enumerable.Range(0, warmup).Select(Payload).ToArray(), run.Fakes.HookUrl("dispatch-warmup"));
 
+        await run.Fakes.ConfigureHookAsync("dispatch-warmup");
         await run.Fakes.ConfigureHookAsync("dispatch");
         var startUnixMs = Webhooks.UnixMs();
         HookStats stats;
         bool done;
         double? cpuSeconds, rss;
+        double insertSeconds;
         await using (var hub = await run.StartHubAsync(database, new Dictionary<string, string?> { ["HUB_ROLES"] = "dispatcher" }, "hub-dispatcher.log"))
         {
+            if (!await WaitUntilAsync(async () => (await run.Fakes.HookAsync("dispatch-warmup")).OkIds >= warmup, settings.DispatchDeadline, TimeSpan.FromMilliseconds(20)))
+                throw new InvalidOperationException($"the dispatcher did not deliver the {warmup} warm-up deliveries within {settings.DispatchDeadline.TotalSeconds} s");
+            var cpuBefore = hub.Process.CpuSeconds();
+            var insertWatch = Stopwatch.StartNew();
+            Insert(database, bots, payloads, run.Fakes.HookUrl("dispatch"));
+            insertSeconds = insertWatch.Elapsed.TotalSeconds;
             done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync("dispatch")).OkIds >= n, settings.DispatchDeadline, TimeSpan.FromMilliseconds(20));
             stats = await run.Fakes.HookAsync("dispatch");
-            cpuSeconds = hub.Process.CpuSeconds();
+            cpuSeconds = hub.Process.CpuSeconds() - cpuBefore;
             rss = hub.Process.RssMb();
         }
         var seconds = (stats.LastOkUnixMs - stats.FirstOkUnixMs) / 1000;
@@ -68,6 +77,7 @@ public static class Dispatch
             ["completed"] = done,
             ["duplicates"] = stats.DuplicateIds,
             ["seconds_from_process_start"] = Round(fromStart, 3),
+            ["warmup_deliveries"] = warmup,
             ["endpoints"] = bots.Count,
             ["concurrency"] = settings.DispatchConcurrency,
             ["hub_cpu_ms_per_delivery"] = Round((cpuSeconds ?? double.NaN) * 1000 / Math.Max(1, stats.OkIds), 3),
@@ -143,8 +153,11 @@ public static class Dispatch
         return body.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
     }
 
-    /// <summary>Writes the deliveries as <c>WebhookOutbox.EnqueueAsync</c> does (migration 0002's schema), in one transaction.</summary>
-    private static void Insert(string database, IReadOnlyList<BotInfo> bots, string[] payloads)
+    /// <summary>
+    /// Points the bots at <paramref name="hookUrl"/> and writes the deliveries as <c>WebhookOutbox.EnqueueAsync</c> does
+    /// (migration 0002's schema), in one transaction.
+    /// </summary>
+    private static void Insert(string database, IReadOnlyList<BotInfo> bots, string[] payloads, string hookUrl)
     {
         using var c = new SqliteConnection($"Data Source={database}");
         c.Open();
@@ -154,6 +167,19 @@ public static class Dispatch
             pragma.ExecuteNonQuery();
         }
         using var tx = c.BeginTransaction();
+        using (var point = c.CreateCommand())
+        {
+            point.Transaction = tx;
+            point.CommandText = "UPDATE bots SET webhook_url = $url WHERE id = $id";
+            var url = point.Parameters.Add("$url", SqliteType.Text);
+            var botId = point.Parameters.Add("$id", SqliteType.Text);
+            foreach (var b in bots)
+            {
+                url.Value = hookUrl;
+                botId.Value = b.Id;
+                point.ExecuteNonQuery();
+            }
+        }
         using var insert = c.CreateCommand();
         insert.Transaction = tx;
         insert.CommandText = """

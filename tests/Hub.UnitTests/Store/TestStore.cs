@@ -37,6 +37,8 @@ public sealed class TestStore : IAsyncDisposable
 
     public HubDb Db { get; }
 
+    public string ConnectionString => _connectionString;
+
     public Migrator NewMigrator() => new(Db, NullLogger<Migrator>.Instance);
 
     /// <summary>A new, empty store; migrated unless <paramref name="migrate"/> is false.</summary>
