@@ -72,9 +72,10 @@ public sealed class WebhookSender : IDisposable
                         Content = new ByteArrayContent(webhook.Body),
                     };
                     request.Content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
-                    request.Headers.Add("webhook-id", webhook.Id);
-                    request.Headers.Add("webhook-timestamp", webhook.Timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    request.Headers.Add("webhook-signature", webhook.Signature);
+                    // Values Hub made itself (an ID, digits, base64): no need for the header parser's validation.
+                    request.Headers.TryAddWithoutValidation("webhook-id", webhook.Id);
+                    request.Headers.TryAddWithoutValidation("webhook-timestamp", webhook.Timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    request.Headers.TryAddWithoutValidation("webhook-signature", webhook.Signature);
                     using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
                     var excerpt = await ExcerptAsync(response, token);
                     var status = (int)response.StatusCode;

@@ -60,7 +60,7 @@ public static class Dispatch
         var seconds = (stats.LastOkUnixMs - stats.FirstOkUnixMs) / 1000;
         var fromStart = ((done ? stats.LastOkUnixMs : Webhooks.UnixMs()) - startUnixMs) / 1000;
 
-        var (bareSeconds, bareErrors) = await BareLoopAsync(run, payloads, settings.DispatchConcurrency);
+        var (bareSeconds, bareErrors, bareCpuSeconds) = await BareLoopAsync(run, payloads, settings.DispatchConcurrency);
         var bare = await run.Fakes.HookAsync("bare");
         var bareReceiverSeconds = (bare.LastOkUnixMs - bare.FirstOkUnixMs) / 1000;
         var perSecond = stats.OkIds / seconds;
@@ -85,13 +85,14 @@ public static class Dispatch
             ["direct_seconds"] = Round(bareReceiverSeconds, 3),
             ["direct_client_seconds"] = Round(bareSeconds, 3),
             ["direct_errors"] = bareErrors,
+            ["direct_cpu_ms_per_post"] = Round(bareCpuSeconds * 1000 / Math.Max(1, bare.OkIds), 3),
             ["insert_seconds"] = Round(insertSeconds, 3),
             ["payload_bytes"] = Encoding.UTF8.GetByteCount(payloads[0]),
         };
     }
 
     /// <summary>The floor: the same bodies and headers posted by one <c>HttpClient</c>, <paramref name="concurrency"/> at a time.</summary>
-    private static async Task<(double Seconds, int Errors)> BareLoopAsync(BenchRun run, string[] payloads, int concurrency)
+    private static async Task<(double Seconds, int Errors, double CpuSeconds)> BareLoopAsync(BenchRun run, string[] payloads, int concurrency)
     {
         using var client = new HttpClient(new SocketsHttpHandler
         {
@@ -119,10 +120,12 @@ public static class Dispatch
         await Parallel.ForEachAsync(Enumerable.Range(0, Math.Min(500, payloads.Length)), new ParallelOptions { MaxDegreeOfParallelism = concurrency },
             async (i, _) => await PostAsync("bare-warmup", i, payloads[i]));
         await run.Fakes.ConfigureHookAsync("bare");
+        // The bench process does nothing else meanwhile, so its CPU time is the loop's (a few timer ticks aside).
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, payloads.Length), new ParallelOptions { MaxDegreeOfParallelism = concurrency },
             async (i, _) => await PostAsync("bare", i, payloads[i]));
-        return (watch.Elapsed.TotalSeconds, errors);
+        return (watch.Elapsed.TotalSeconds, errors, (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds);
     }
 
     /// <summary>A <c>message.reply</c> body as Hub serialises it (<c>{"type","timestamp","data"}</c>, snake_case reply object).</summary>
