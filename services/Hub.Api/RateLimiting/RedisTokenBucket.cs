@@ -38,8 +38,12 @@ public sealed class RedisTokenBucket(IConnectionMultiplexer redis, string key, i
 
     public override RateLimiterStatistics? GetStatistics() => null;
 
-    protected override RateLimitLease AttemptAcquireCore(int permitCount) =>
-        Lease(() => (RedisResult[])redis.GetDatabase().ScriptEvaluate(Script, [_key], [perSecond, burst])!);
+    /// <summary>
+    /// Never asks Redis: a synchronous round trip here would hold a thread-pool thread per request (under load,
+    /// thread-pool starvation and Redis timeouts). ASP.NET Core's rate-limiting middleware tries this first and,
+    /// when it is not granted, awaits <see cref="AcquireAsyncCore"/>, which asks Redis without blocking.
+    /// </summary>
+    protected override RateLimitLease AttemptAcquireCore(int permitCount) => BucketLease.NotYetAsked;
 
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
@@ -55,22 +59,13 @@ public sealed class RedisTokenBucket(IConnectionMultiplexer redis, string key, i
         }
     }
 
-    private RateLimitLease Lease(Func<RedisResult[]> evaluate)
-    {
-        try { return Read(evaluate()); }
-        catch (Exception e) when (e is RedisException or TimeoutException)
-        {
-            logger.LogWarning(e, "Rate limit not checked: Redis did not answer");
-            return BucketLease.Granted;
-        }
-    }
-
     private static RateLimitLease Read(RedisResult[] result) =>
         (int)result[0] == 1 ? BucketLease.Granted : new BucketLease(false, TimeSpan.FromMilliseconds((long)result[1]));
 
     private sealed class BucketLease(bool acquired, TimeSpan? retryAfter) : RateLimitLease
     {
         public static readonly BucketLease Granted = new(true, null);
+        public static readonly BucketLease NotYetAsked = new(false, null);
 
         public override bool IsAcquired => acquired;
 
