@@ -13,36 +13,51 @@ namespace Hub.Bench.Scenarios;
 /// </summary>
 public static class Webhooks
 {
-    public static async Task<JsonObject> EndToEndAsync(BenchRun run, HubProcess hub, HubApi api)
+    public static Task<JsonObject> EndToEndAsync(BenchRun run, HubProcess hub, HubApi api) =>
+        EndToEndAsync(run, [new HubRole("all", hub)], api, "e2e", run.Settings.WebhookMessages, run.Settings.WebhookDeadline);
+
+    /// <summary>One process of a Hub that may be split by role; <see cref="EndToEndAsync(BenchRun, IReadOnlyList{HubRole}, HubApi, string, int, TimeSpan)"/> sums their CPU.</summary>
+    public sealed record HubRole(string Role, HubProcess Process);
+
+    /// <summary>
+    /// The end-to-end measurement, on whatever Hub <paramref name="api"/> fronts: one process with every role, or
+    /// several processes (<paramref name="processes"/>, all counted for CPU and memory). <paramref name="hook"/>
+    /// names the receiver's hooks (the timed one, and <c>-warmup</c>).
+    /// </summary>
+    public static async Task<JsonObject> EndToEndAsync(BenchRun run, IReadOnlyList<HubRole> processes, HubApi api,
+        string hook, int messages, TimeSpan deadline)
     {
         var settings = run.Settings;
         using var http = HubApi.NewClient();
 
         // Warm the webhook path (dispatcher, signing, the receiver) before timing it.
-        var warm = await api.CreateBotAsync("bench-webhook-warmup", webhookUrl: run.Fakes.HookUrl("e2e-warmup"));
+        var warmHook = hook + "-warmup";
+        var warm = await api.CreateBotAsync("bench-webhook-warmup", webhookUrl: run.Fakes.HookUrl(warmHook));
         var warmConversations = await api.CreateConversationsAsync(warm.ApiKey, 20);
         var warmSent = await SendAsync(api, http, warm, warmConversations, settings.Quick ? 100 : 300, settings.WebhookConcurrency);
-        await WaitUntilAsync(async () => (await run.Fakes.HookAsync("e2e-warmup")).OkIds >= warmSent.Accepted.Count,
+        await WaitUntilAsync(async () => (await run.Fakes.HookAsync(warmHook)).OkIds >= warmSent.Accepted.Count,
             TimeSpan.FromSeconds(settings.Quick ? 5 : 30), TimeSpan.FromMilliseconds(50));
 
-        var bot = await api.CreateBotAsync("bench-webhook", webhookUrl: run.Fakes.HookUrl("e2e"));
-        await run.Fakes.ConfigureHookAsync("e2e", secret: bot.Secret);
-        var conversations = await api.CreateConversationsAsync(bot.ApiKey, Math.Min(settings.WebhookMessages, 200));
+        var bot = await api.CreateBotAsync("bench-webhook", webhookUrl: run.Fakes.HookUrl(hook));
+        await run.Fakes.ConfigureHookAsync(hook, secret: bot.Secret);
+        var conversations = await api.CreateConversationsAsync(bot.ApiKey, Math.Min(messages, 200));
 
-        var cpuBefore = hub.Process.CpuSeconds() ?? 0;
+        var cpuBefore = processes.Select(p => p.Process.Process.CpuSeconds() ?? 0).ToArray();
         var startUnixMs = UnixMs();
-        var sent = await SendAsync(api, http, bot, conversations, settings.WebhookMessages, settings.WebhookConcurrency);
+        var sent = await SendAsync(api, http, bot, conversations, messages, settings.WebhookConcurrency);
         var acceptSeconds = (UnixMs() - startUnixMs) / 1000;
-        var done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync("e2e")).OkIds >= sent.Accepted.Count,
-            Remaining(settings.WebhookDeadline, startUnixMs), TimeSpan.FromMilliseconds(20));
-        var stats = await run.Fakes.HookAsync("e2e");
-        var cpuMs = ((hub.Process.CpuSeconds() ?? 0) - cpuBefore) * 1000;
+        var done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync(hook)).OkIds >= sent.Accepted.Count,
+            Remaining(deadline, startUnixMs), TimeSpan.FromMilliseconds(20));
+        var stats = await run.Fakes.HookAsync(hook);
+        var cpuMs = processes.Select((p, i) => ((p.Process.Process.CpuSeconds() ?? 0) - cpuBefore[i]) * 1000).ToArray();
+        var rssMb = processes.Select(p => p.Process.Process.RssMb() ?? double.NaN).ToArray();
         // Up to the last reply received: when the deadline passed first, the rate reached so far.
         var seconds = (stats.LastOkUnixMs - startUnixMs) / 1000;
+        var received = Math.Max(1, stats.OkIds);
 
         var result = new JsonObject
         {
-            ["messages"] = settings.WebhookMessages,
+            ["messages"] = messages,
             ["seconds"] = Round(seconds, 3),
             ["msgs_per_s"] = Round(stats.OkIds / seconds, 1),
             ["accepted"] = sent.Accepted.Count,
@@ -54,11 +69,23 @@ public static class Webhooks
             ["conversations"] = conversations.Length,
             ["bad_signatures"] = stats.BadSignatures,
             ["tries"] = stats.Tries,
-            ["hub_cpu_ms_per_message"] = Round(cpuMs / Math.Max(1, stats.OkIds), 3),
-            ["hub_rss_mb"] = Round(hub.Process.RssMb() ?? double.NaN, 1),
+            ["hub_cpu_ms_per_message"] = Round(cpuMs.Sum() / received, 3),
+            ["hub_rss_mb"] = Round(rssMb.Sum(), 1),
         };
+        if (processes.Count > 1)
+        {
+            result["hub_cpu_ms_per_message_by_role"] = ByRole(processes, i => Round(cpuMs[i] / received, 3));
+            result["hub_rss_mb_by_role"] = ByRole(processes, i => Round(rssMb[i], 1));
+        }
         if (sent.FirstError is not null) result["first_error"] = sent.FirstError;
         return result;
+    }
+
+    private static JsonObject ByRole(IReadOnlyList<HubRole> processes, Func<int, double> value)
+    {
+        var json = new JsonObject();
+        for (var i = 0; i < processes.Count; i++) json[processes[i].Role] = value(i);
+        return json;
     }
 
     public static async Task<JsonObject> RetryStormAsync(BenchRun run, HubProcess hub, HubApi api, string database)
