@@ -58,6 +58,7 @@ public static class WebhooksRabbitMq
     private static async Task<JsonObject> MeasureAsync(BenchRun run, string database, RabbitMqVhost vhost, RedisDatabase redis)
     {
         var settings = run.Settings;
+        var startUnixMs = UnixMs();
         // Started together, as a deployment starts them: they migrate the fresh file concurrently.
         var starting = Roles.Select(role => run.StartHubAsync(database, new Dictionary<string, string?>
         {
@@ -69,12 +70,15 @@ public static class WebhooksRabbitMq
         try
         {
             var hubs = await Task.WhenAll(starting);
+            var startSeconds = (UnixMs() - startUnixMs) / 1000;
+            Console.WriteLine($"  vhost {vhost.Name}, Redis database {redis.Database}; the 3 processes ready in {startSeconds:0.0} s");
             using var client = HubApi.NewClient();
             var api = new HubApi(client, hubs[0].Url);
             var result = await EndToEndAsync(run, Roles.Select((role, i) => new HubRole(role, hubs[i])).ToArray(), api,
                 "e2e-rabbitmq", settings.RabbitMqWebhookMessages, settings.RabbitMqWebhookDeadline);
             result["processes"] = hubs.Length;
             result["transport"] = "rabbitmq";
+            result["processes_ready_seconds"] = Stats.Round(startSeconds, 3);
             return result;
         }
         finally
