@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Hub.Bench.Infrastructure;
 
@@ -16,14 +17,17 @@ public sealed class RabbitMqVhost : IAsyncDisposable
     private const string Prefix = "hub-bench-";
     private readonly string _ctl;
     private int _deleted;
+    private readonly PosixSignalRegistration[] _signals;
 
     private RabbitMqVhost(string ctl, string name, string amqpUri)
     {
         _ctl = ctl;
         Name = name;
         AmqpUri = amqpUri;
-        // Should the bench be stopped (Ctrl+C, SIGTERM) before DisposeAsync, the vhost goes with it.
+        // Should the bench be stopped (Ctrl+C, kill) before DisposeAsync, the vhost goes with it. SIGTERM ends the
+        // bench without ProcessExit, so it is handled on its own.
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        _signals = [PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => OnProcessExit(null, EventArgs.Empty))];
     }
 
     public string Name { get; }
@@ -82,6 +86,7 @@ public sealed class RabbitMqVhost : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _deleted, 1) == 1) return;
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        foreach (var signal in _signals) signal.Dispose();
         await CtlAsync(_ctl, "delete_vhost", Name);
     }
 
