@@ -24,6 +24,13 @@ public sealed record BenchSettings
     public TimeSpan WebhookDeadline { get; init; }
     public TimeSpan StormDeadline { get; init; }
     public TimeSpan DispatchDeadline { get; init; }
+    /// <summary>webhook_e2e_rabbitmq's size and deadline (full: as webhook_e2e's; quick: smaller). <c>--webhook-messages</c> sets both sizes.</summary>
+    public int RabbitMqWebhookMessages { get; init; }
+    public TimeSpan RabbitMqWebhookDeadline { get; init; }
+    /// <summary>The broker for webhook_e2e_rabbitmq: user, password, host and port (its vhost is replaced by a fresh one).</summary>
+    public Uri RabbitMq { get; init; } = new("amqp://guest:guest@127.0.0.1:5672/");
+    /// <summary>The Redis server (host:port) for webhook_e2e_rabbitmq; the bench picks an empty database on it.</summary>
+    public string Redis { get; init; } = "127.0.0.1:6379";
 
     public string? JsonPath { get; init; }
     public bool BuildHub { get; init; } = true;
@@ -39,12 +46,16 @@ public sealed record BenchSettings
         LatencyWarmup = 300,
         LatencyIterations = 300,
         WebhookMessages = 2_000,
+        // Half of webhook_e2e's, with a shorter deadline: the three processes, the vhost and their start-up
+        // (about 10 s more) have to fit in the 3 minutes too.
+        RabbitMqWebhookMessages = 1_000,
         DispatchDeliveries = 5_000,
         DispatchWarmup = 10_000,
         StormMessages = 500,
         SseStreams = 1_000,
         // Bounds that keep --quick under 3 minutes even when Hub is slow.
         WebhookDeadline = TimeSpan.FromSeconds(25),
+        RabbitMqWebhookDeadline = TimeSpan.FromSeconds(15),
         StormDeadline = TimeSpan.FromSeconds(30),
         DispatchDeadline = TimeSpan.FromSeconds(20),
     };
@@ -54,16 +65,21 @@ public sealed record BenchSettings
         LatencyWarmup = 300,
         LatencyIterations = 2_000,
         WebhookMessages = 10_000,
+        RabbitMqWebhookMessages = 10_000,
         DispatchDeliveries = 20_000,
         DispatchWarmup = 20_000,
         StormMessages = 2_000,
         SseStreams = 5_000,
         WebhookDeadline = TimeSpan.FromSeconds(300),
+        RabbitMqWebhookDeadline = TimeSpan.FromSeconds(300),
         StormDeadline = TimeSpan.FromSeconds(300),
         DispatchDeadline = TimeSpan.FromSeconds(300),
     };
 
     public bool Runs(string scenario) => Only is null || Only.Contains(scenario);
+
+    /// <summary>Named in <c>--only</c>: a scenario that cannot run then fails the run instead of being skipped.</summary>
+    public bool Requested(string scenario) => Only?.Contains(scenario) == true;
 
     public static BenchSettings Parse(string[] args)
     {
@@ -83,7 +99,9 @@ public sealed record BenchSettings
                 "--keep" => settings with { KeepWorkDir = true },
                 "--only" => settings with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
                 "--sse-streams" => settings with { SseStreams = NextInt() },
-                "--webhook-messages" => settings with { WebhookMessages = NextInt() },
+                "--webhook-messages" => WithWebhookMessages(settings, NextInt()),
+                "--rabbitmq" => settings with { RabbitMq = AmqpUri(Next()) },
+                "--redis" => settings with { Redis = HostPort(Next()) },
                 "--dispatch-deliveries" => settings with { DispatchDeliveries = NextInt() },
                 "--storm-messages" => settings with { StormMessages = NextInt() },
                 "--latency-iterations" => settings with { LatencyIterations = NextInt() },
@@ -91,6 +109,20 @@ public sealed record BenchSettings
             };
         }
         return settings;
+    }
+
+    /// <summary>Both end-to-end scenarios take the size, so that they stay comparable.</summary>
+    private static BenchSettings WithWebhookMessages(BenchSettings settings, int messages) =>
+        settings with { WebhookMessages = messages, RabbitMqWebhookMessages = messages };
+
+    private static Uri AmqpUri(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" && uri.Host.Length > 0
+            ? uri : throw new ArgumentException($"--rabbitmq takes amqp://user:pass@host:port/, not '{value}'.");
+
+    private static string HostPort(string value)
+    {
+        Infrastructure.RedisDatabase.Parse(value);
+        return value;
     }
 
     private static Dictionary<string, string?> WithSetting(Dictionary<string, string?> settings, string pair)
@@ -105,9 +137,12 @@ public sealed record BenchSettings
           --quick                 small sizes: finishes in under 3 minutes on 2 cores
           --json FILE             also write the results as JSON
           --only a,b              run only these scenarios: blocking,streaming (run together as latency), webhook_e2e,
-                                  retry_storm, dispatch, sse_hold
+                                  webhook_e2e_rabbitmq, retry_storm, dispatch, sse_hold
           --sse-streams N         streams to hold open (quick 1000, full 5000)
           --webhook-messages N, --dispatch-deliveries N, --storm-messages N, --latency-iterations N
+          --rabbitmq URI          broker for webhook_e2e_rabbitmq (default amqp://guest:guest@127.0.0.1:5672/; a fresh
+                                  vhost is made on it with rabbitmqctl, so it must be this machine's node)
+          --redis HOST:PORT       Redis for webhook_e2e_rabbitmq (default 127.0.0.1:6379; an empty database of it is used)
           --no-build-hub          use the existing services/Hub.Api/bin/Release build
           --hub-dll PATH          run this Hub.Api.dll instead (e.g. a build of another commit)
           --hub-env NAME=VALUE    an extra setting for every Hub started (repeatable), e.g. HUB_WEBHOOK_ENDPOINT_CONCURRENCY=64

@@ -64,6 +64,26 @@ await using (var fakes = await FakesProcess.StartAsync(workDir))
             dispatchBots = await Dispatch.CreateBotsAsync(run, api);
     }
 
+    // After the embedded Hub has stopped, so that only the three processes share the machine.
+    if (settings.Runs(WebhooksRabbitMq.Name))
+    {
+        var unavailable = await WebhooksRabbitMq.UnavailableAsync(settings);
+        if (unavailable is not null && !settings.Requested(WebhooksRabbitMq.Name))
+        {
+            // A default run measures what it can; asked for by name, the scenario fails instead (below).
+            Console.WriteLine($"▶ {WebhooksRabbitMq.Name}: not measured: {unavailable}");
+            results[WebhooksRabbitMq.Name] = new JsonObject { ["skipped"] = unavailable };
+        }
+        else
+            await Step($"{WebhooksRabbitMq.Name}: {settings.RabbitMqWebhookMessages} messages, {settings.WebhookConcurrency} at a time, "
+                + "to 3 processes (api, ai-worker, dispatcher) over RabbitMQ and Redis", async () =>
+            {
+                if (unavailable is not null)
+                    throw new InvalidOperationException($"{unavailable}. Start RabbitMQ and Redis with `bash scripts/services.sh`, or pass --rabbitmq/--redis.");
+                results[WebhooksRabbitMq.Name] = await WebhooksRabbitMq.RunAsync(run, Path.Combine(workDir, "rabbitmq.db"));
+            }, [WebhooksRabbitMq.Name]);
+    }
+
     if (dispatchBots is not null)
         await Step($"dispatch: {settings.DispatchDeliveries} stored deliveries over {settings.DispatchEndpoints} endpoints vs a bare HttpClient loop ({settings.DispatchConcurrency} at a time)",
             async () => results["dispatch"] = await Dispatch.RunAsync(run, dispatchBots, database), ["dispatch"]);
@@ -82,6 +102,7 @@ var document = new JsonObject
     ["blocking"] = results["blocking"]?.DeepClone(),
     ["streaming"] = results["streaming"]?.DeepClone(),
     ["webhook_e2e"] = results["webhook_e2e"]?.DeepClone(),
+    ["webhook_e2e_rabbitmq"] = results[WebhooksRabbitMq.Name]?.DeepClone(),
     ["dispatch"] = results["dispatch"]?.DeepClone(),
     ["retry_storm"] = results["retry_storm"]?.DeepClone(),
     ["sse_hold"] = results["sse_hold"]?.DeepClone(),

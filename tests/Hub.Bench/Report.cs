@@ -113,6 +113,17 @@ public static class Report
         Row("", "msgs/s end to end", F("webhook_e2e", "msgs_per_s", 0));
         Row("", "accepts/s (202s only)", F("webhook_e2e", "accepts_per_s", 0));
         Row("", "hub CPU per message (ms)", F("webhook_e2e", "hub_cpu_ms_per_message"));
+        const string rmq = "webhook_e2e_rabbitmq";
+        if (results[rmq]?["skipped"] is { } skipped) Row(rmq, "not measured", skipped.GetValue<string>());
+        else
+        {
+            Row(rmq, "messages in seconds", $"{F(rmq, "messages", 0)} in {F(rmq, "seconds")}{Partial(rmq, "received")}");
+            Row("", "msgs/s end to end", F(rmq, "msgs_per_s", 0));
+            Row("", "accepts/s (202s only)", F(rmq, "accepts_per_s", 0));
+            var byRole = results[rmq]?["hub_cpu_ms_per_message_by_role"] as JsonObject;
+            Row("", "hub CPU per message, 3 processes (ms)", F(rmq, "hub_cpu_ms_per_message")
+                + (byRole is null ? "" : $" ({string.Join(", ", byRole.Select(r => $"{r.Key} {(Num(r.Value) is { } v ? v.ToString("N2", CultureInfo.InvariantCulture) : "—")}"))})"));
+        }
         Row("dispatch", "deliveries in seconds", $"{F("dispatch", "deliveries", 0)} in {F("dispatch", "seconds")}{Partial("dispatch", "received")}");
         Row("", "dispatcher / bare loop (/s)", $"{F("dispatch", "per_s", 0)} / {F("dispatch", "direct_posts_per_s", 0)}");
         Row("", "hub CPU per delivery (ms)", F("dispatch", "hub_cpu_ms_per_delivery"));

@@ -17,10 +17,15 @@ public sealed class ChildProcess : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly Lock _logGate = new();
 
+    // Kept alive: a registration that is collected stops handling its signal.
+    private static readonly PosixSignalRegistration[] Signals;
+
     static ChildProcess()
     {
         AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
         Console.CancelKeyPress += (_, _) => KillAll();
+        // A SIGTERM (kill <pid>) ends the bench without ProcessExit: the Hubs would be left running.
+        Signals = [PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => KillAll())];
     }
 
     private ChildProcess(Process process, string logPath, Action<string>? onLine)

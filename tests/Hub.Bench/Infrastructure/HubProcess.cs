@@ -79,7 +79,16 @@ public sealed class HubProcess : IAsyncDisposable
         // Started from its own folder, as the Dockerfile does (WORKDIR /app), so its appsettings.json (log levels) applies.
         var process = ChildProcess.Start(DotnetHost(), [dll], settings, Path.GetDirectoryName(dll)!, Path.Combine(workDir, logName));
         var hub = new HubProcess(process, url, settings);
-        await hub.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        try
+        {
+            await hub.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            // Not left running until the bench exits (a Hub that never got ready may still be trying).
+            await hub.DisposeAsync();
+            throw;
+        }
         return hub;
     }
 

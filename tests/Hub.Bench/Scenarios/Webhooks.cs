@@ -13,52 +13,88 @@ namespace Hub.Bench.Scenarios;
 /// </summary>
 public static class Webhooks
 {
-    public static async Task<JsonObject> EndToEndAsync(BenchRun run, HubProcess hub, HubApi api)
+    public static Task<JsonObject> EndToEndAsync(BenchRun run, HubProcess hub, HubApi api) =>
+        EndToEndAsync(run, [new HubRole("all", hub)], api, "e2e", run.Settings.WebhookMessages, run.Settings.WebhookDeadline);
+
+    /// <summary>One process of a Hub that may be split by role; <see cref="EndToEndAsync(BenchRun, IReadOnlyList{HubRole}, HubApi, string, int, TimeSpan)"/> sums their CPU.</summary>
+    public sealed record HubRole(string Role, HubProcess Process);
+
+    /// <summary>
+    /// The end-to-end measurement, on whatever Hub <paramref name="api"/> fronts: one process with every role, or
+    /// several processes (<paramref name="processes"/>, all counted for CPU and memory). <paramref name="hook"/>
+    /// names the receiver's hooks (the timed one, and <c>-warmup</c>).
+    /// </summary>
+    public static async Task<JsonObject> EndToEndAsync(BenchRun run, IReadOnlyList<HubRole> processes, HubApi api,
+        string hook, int messages, TimeSpan deadline)
     {
         var settings = run.Settings;
         using var http = HubApi.NewClient();
 
         // Warm the webhook path (dispatcher, signing, the receiver) before timing it.
-        var warm = await api.CreateBotAsync("bench-webhook-warmup", webhookUrl: run.Fakes.HookUrl("e2e-warmup"));
+        var warmStartUnixMs = UnixMs();
+        var warmHook = hook + "-warmup";
+        var warm = await api.CreateBotAsync("bench-webhook-warmup", webhookUrl: run.Fakes.HookUrl(warmHook));
         var warmConversations = await api.CreateConversationsAsync(warm.ApiKey, 20);
-        var warmSent = await SendAsync(api, http, warm, warmConversations, settings.Quick ? 100 : 300, settings.WebhookConcurrency);
-        await WaitUntilAsync(async () => (await run.Fakes.HookAsync("e2e-warmup")).OkIds >= warmSent.Accepted.Count,
-            TimeSpan.FromSeconds(settings.Quick ? 5 : 30), TimeSpan.FromMilliseconds(50));
+        // Bounded in time, sending included: a Hub that is slow to warm up (three cold processes) must not stretch the run.
+        var warmWindow = TimeSpan.FromSeconds(settings.Quick ? 10 : 40);
+        var warmSent = await SendAsync(api, http, warm, warmConversations, settings.Quick ? 100 : 300, settings.WebhookConcurrency,
+            warmStartUnixMs + warmWindow.TotalMilliseconds);
+        await WaitUntilAsync(async () => (await run.Fakes.HookAsync(warmHook)).OkIds >= warmSent.Accepted.Count,
+            Remaining(warmWindow, warmStartUnixMs), TimeSpan.FromMilliseconds(50));
 
-        var bot = await api.CreateBotAsync("bench-webhook", webhookUrl: run.Fakes.HookUrl("e2e"));
-        await run.Fakes.ConfigureHookAsync("e2e", secret: bot.Secret);
-        var conversations = await api.CreateConversationsAsync(bot.ApiKey, Math.Min(settings.WebhookMessages, 200));
+        var warmSeconds = (UnixMs() - warmStartUnixMs) / 1000;
 
-        var cpuBefore = hub.Process.CpuSeconds() ?? 0;
+        var bot = await api.CreateBotAsync("bench-webhook", webhookUrl: run.Fakes.HookUrl(hook));
+        await run.Fakes.ConfigureHookAsync(hook, secret: bot.Secret);
+        var conversations = await api.CreateConversationsAsync(bot.ApiKey, Math.Min(messages, 200));
+
+        var cpuBefore = processes.Select(p => p.Process.Process.CpuSeconds() ?? 0).ToArray();
         var startUnixMs = UnixMs();
-        var sent = await SendAsync(api, http, bot, conversations, settings.WebhookMessages, settings.WebhookConcurrency);
+        // Sending stops at the deadline too: a Hub that takes messages in slowly must not stretch the run.
+        var sent = await SendAsync(api, http, bot, conversations, messages, settings.WebhookConcurrency, startUnixMs + deadline.TotalMilliseconds);
         var acceptSeconds = (UnixMs() - startUnixMs) / 1000;
-        var done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync("e2e")).OkIds >= sent.Accepted.Count,
-            Remaining(settings.WebhookDeadline, startUnixMs), TimeSpan.FromMilliseconds(20));
-        var stats = await run.Fakes.HookAsync("e2e");
-        var cpuMs = ((hub.Process.CpuSeconds() ?? 0) - cpuBefore) * 1000;
+        var done = await WaitUntilAsync(async () => (await run.Fakes.HookAsync(hook)).OkIds >= sent.Accepted.Count,
+            Remaining(deadline, startUnixMs), TimeSpan.FromMilliseconds(20));
+        var stats = await run.Fakes.HookAsync(hook);
+        var cpuMs = processes.Select((p, i) => ((p.Process.Process.CpuSeconds() ?? 0) - cpuBefore[i]) * 1000).ToArray();
+        var rssMb = processes.Select(p => p.Process.Process.RssMb() ?? double.NaN).ToArray();
         // Up to the last reply received: when the deadline passed first, the rate reached so far.
         var seconds = (stats.LastOkUnixMs - startUnixMs) / 1000;
+        var received = Math.Max(1, stats.OkIds);
 
         var result = new JsonObject
         {
-            ["messages"] = settings.WebhookMessages,
+            ["messages"] = messages,
             ["seconds"] = Round(seconds, 3),
             ["msgs_per_s"] = Round(stats.OkIds / seconds, 1),
             ["accepted"] = sent.Accepted.Count,
+            ["not_sent"] = sent.NotSent,
             ["received"] = stats.OkIds,
-            ["completed"] = done,
+            ["completed"] = done && sent.NotSent == 0,
             ["accept_seconds"] = Round(acceptSeconds, 3),
             ["accepts_per_s"] = Round(sent.Accepted.Count / acceptSeconds, 1),
             ["concurrency"] = settings.WebhookConcurrency,
             ["conversations"] = conversations.Length,
+            ["warmup_seconds"] = Round(warmSeconds, 3),
             ["bad_signatures"] = stats.BadSignatures,
             ["tries"] = stats.Tries,
-            ["hub_cpu_ms_per_message"] = Round(cpuMs / Math.Max(1, stats.OkIds), 3),
-            ["hub_rss_mb"] = Round(hub.Process.RssMb() ?? double.NaN, 1),
+            ["hub_cpu_ms_per_message"] = Round(cpuMs.Sum() / received, 3),
+            ["hub_rss_mb"] = Round(rssMb.Sum(), 1),
         };
+        if (processes.Count > 1)
+        {
+            result["hub_cpu_ms_per_message_by_role"] = ByRole(processes, i => Round(cpuMs[i] / received, 3));
+            result["hub_rss_mb_by_role"] = ByRole(processes, i => Round(rssMb[i], 1));
+        }
         if (sent.FirstError is not null) result["first_error"] = sent.FirstError;
         return result;
+    }
+
+    private static JsonObject ByRole(IReadOnlyList<HubRole> processes, Func<int, double> value)
+    {
+        var json = new JsonObject();
+        for (var i = 0; i < processes.Count; i++) json[processes[i].Role] = value(i);
+        return json;
     }
 
     public static async Task<JsonObject> RetryStormAsync(BenchRun run, HubProcess hub, HubApi api, string database)
@@ -151,16 +187,26 @@ public static class Webhooks
         return ids;
     }
 
-    public sealed record Sent(List<string> Accepted, int Errors, string? FirstError);
+    public sealed record Sent(List<string> Accepted, int Errors, string? FirstError, int NotSent);
 
-    /// <summary>Sends <paramref name="count"/> webhook-mode messages, <paramref name="concurrency"/> at a time, round-robin over the conversations.</summary>
-    public static async Task<Sent> SendAsync(HubApi api, HttpClient http, BotInfo bot, string[] conversations, int count, int concurrency)
+    /// <summary>
+    /// Sends <paramref name="count"/> webhook-mode messages, <paramref name="concurrency"/> at a time, round-robin over
+    /// the conversations; none is sent after <paramref name="stopAtUnixMs"/> (they count as <see cref="Sent.NotSent"/>).
+    /// </summary>
+    public static async Task<Sent> SendAsync(HubApi api, HttpClient http, BotInfo bot, string[] conversations, int count, int concurrency,
+        double stopAtUnixMs = double.PositiveInfinity)
     {
         var accepted = new List<string>(count);
         var errors = 0;
+        var notSent = 0;
         string? firstError = null;
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, _) =>
         {
+            if (UnixMs() >= stopAtUnixMs)
+            {
+                Interlocked.Increment(ref notSent);
+                return;
+            }
             try
             {
                 using var request = api.MessageRequest(bot.ApiKey, conversations[i % conversations.Length], $"Where is my order #{i}?", "webhook");
@@ -181,7 +227,7 @@ public static class Webhooks
                 Interlocked.CompareExchange(ref firstError, e.Message, null);
             }
         });
-        return new Sent(accepted, errors, firstError);
+        return new Sent(accepted, errors, firstError, notSent);
     }
 
     /// <summary>What is left of a deadline that started (sending included) at <paramref name="startUnixMs"/>; at least a second.</summary>
