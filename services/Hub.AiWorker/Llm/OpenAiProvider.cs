@@ -86,6 +86,7 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
             NetworkTimeout = TimeSpan.FromSeconds(worker.Value.LlmAttemptTimeoutSeconds),
         };
+        options.AddPolicy(new CompactRequestBodyPolicy(), PipelinePosition.PerCall);
         var key = string.IsNullOrEmpty(hub.Value.LlmApiKey) ? "not-needed" : hub.Value.LlmApiKey;
         return new ChatClient(model, new ApiKeyCredential(key), options);
     }
