@@ -49,8 +49,10 @@ public sealed record BenchSettings
         // Half of webhook_e2e's, with a shorter deadline: the three processes, the vhost and their start-up
         // (about 10 s more) have to fit in the 3 minutes too.
         RabbitMqWebhookMessages = 1_000,
-        DispatchDeliveries = 5_000,
-        DispatchWarmup = 10_000,
+        // The dispatcher's code is still being tiered up (JIT) for a few seconds after start: a long warm-up, then
+        // enough deliveries that the timed window is not a fraction of a second.
+        DispatchDeliveries = 20_000,
+        DispatchWarmup = 30_000,
         StormMessages = 500,
         SseStreams = 1_000,
         // Bounds that keep --quick under 3 minutes even when Hub is slow.
@@ -66,8 +68,8 @@ public sealed record BenchSettings
         LatencyIterations = 2_000,
         WebhookMessages = 10_000,
         RabbitMqWebhookMessages = 10_000,
-        DispatchDeliveries = 20_000,
-        DispatchWarmup = 20_000,
+        DispatchDeliveries = 100_000,
+        DispatchWarmup = 60_000,
         StormMessages = 2_000,
         SseStreams = 5_000,
         WebhookDeadline = TimeSpan.FromSeconds(300),
