@@ -61,4 +61,18 @@ public class MigratorTests
         await using var c = await store.Db.OpenAsync();
         Assert.Equal("wal", await c.ExecuteScalarAsync<string>("PRAGMA journal_mode"));
     }
+
+    [Theory, SqliteStore]
+    public async Task A_pooled_sqlite_connection_keeps_its_settings_when_opened_again(string kind)
+    {
+        await using var store = await TestStore.CreateAsync(kind);
+
+        for (var open = 0; open < 3; open++)
+        {
+            await using var c = await store.Db.OpenAsync();
+            Assert.Equal(1, await c.ExecuteScalarAsync<long>("PRAGMA foreign_keys"));
+            Assert.Equal(10000, await c.ExecuteScalarAsync<long>("PRAGMA busy_timeout"));
+            Assert.Equal(1, await c.ExecuteScalarAsync<long>("PRAGMA synchronous")); // NORMAL
+        }
+    }
 }
