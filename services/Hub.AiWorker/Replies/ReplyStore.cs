@@ -8,7 +8,7 @@ using Hub.Core.Webhooks;
 namespace Hub.AiWorker.Replies;
 
 /// <summary>The AI worker's SQL: claim a user message, read its history, store exactly one reply.</summary>
-public sealed class ReplyStore(HubDb db, TimeProvider clock)
+public sealed class ReplyStore(HubDb db, BotCache bots, TimeProvider clock)
 {
     public abstract record Claim;
     public sealed record Claimed(MessageRecord Message, BotRecord Bot) : Claim;
@@ -52,7 +52,7 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
             await c.ExecuteAsync(
                 "UPDATE messages SET reply_state = 'working', redrive_at = @leaseEnd, attempts = attempts + 1 WHERE id = @messageId",
                 new { messageId, leaseEnd = now + (long)lease.TotalMilliseconds }, tx);
-            var bot = await c.QuerySingleOrDefaultAsync<BotRecord>("SELECT * FROM bots WHERE id = @BotId", new { message.BotId }, tx);
+            var bot = await bots.GetAsync(c, tx, message.BotId);
             return bot is null ? new Nothing() : new Claimed(message, bot);
         }, ct);
 
@@ -124,8 +124,8 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                 // own transaction, so exactly one of the two sees the other and the reply goes out once.
                 var mode = await c.QuerySingleAsync<string?>(
                     $"SELECT response_mode FROM {db.Dialect.LockedTable("messages")} WHERE id = @Id", new { userMessage.Id }, tx);
-                var deliveryId = mode == "webhook"
-                    ? await WebhookOutbox.EnqueueAsync(c, tx, reply.BotId, WebhookOutbox.Types.MessageReply, ReplyObject.Of(reply), now,
+                var deliveryId = mode == "webhook" && await bots.GetAsync(c, tx, reply.BotId) is { } bot
+                    ? await WebhookOutbox.EnqueueAsync(c, tx, bot, WebhookOutbox.Types.MessageReply, ReplyObject.Of(reply), now,
                         reply.ConversationId, reply.Id)
                     : null;
                 return new Inserted(reply) { DeliveryId = deliveryId };

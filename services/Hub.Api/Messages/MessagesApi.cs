@@ -44,7 +44,7 @@ public static class MessagesApi
 
     internal static async Task<IResult> SendMessage(
         string id, HttpRequest request, ClaimsPrincipal user, MessageIntake intake, ReplyWaiters waiters,
-        IBus bus, HubDb db, IConfiguration configuration, ApiInstance instance, ILogger<MessageIntake> logger)
+        IBus bus, HubDb db, BotCache bots, IConfiguration configuration, ApiInstance instance, ILogger<MessageIntake> logger)
     {
         var input = await JsonBody.ReadAsync<SendMessageInput>(request);
         var mode = input.ResponseMode ?? "blocking";
@@ -82,7 +82,7 @@ public static class MessagesApi
             return TypedResults.Accepted((string?)null, new MessageStatus("accepted", message.Id, message.ConversationId));
         }
 
-        var bot = await BotReader.GetAsync(db, message.BotId, ct);
+        var bot = await bots.GetAsync(db, message.BotId, ct);
         var timeout = TimeSpan.FromSeconds(bot?.BlockingTimeoutSeconds ?? 60);
         var waiter = waiters.Register(message.Id);
         try
