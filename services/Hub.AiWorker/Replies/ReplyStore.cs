@@ -101,7 +101,7 @@ public sealed class ReplyStore(HubDb db, BotCache bots, TimeProvider clock)
                 }
 
                 var now = Now;
-                var reply = await MessageWriter.AppendAsync(c, tx, new MessageRecord
+                var reply = await MessageWriter.AppendAsync(c, tx, db.Dialect, new MessageRecord
                 {
                     Id = replyId,
                     ConversationId = userMessage.ConversationId,

@@ -82,7 +82,7 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
             && HandoffKeywords.Match(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(bot.HandoffKeywords) ?? []);
 
         var withBot = conversation.Status == ConversationStatus.Bot && !handoff;
-        var stored = await MessageWriter.AppendAsync(c, tx, new MessageRecord
+        var stored = await MessageWriter.AppendAsync(c, tx, db.Dialect, new MessageRecord
         {
             Id = Ids.New("msg"),
             ConversationId = conversationId,

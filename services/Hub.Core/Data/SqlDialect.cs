@@ -21,6 +21,9 @@ public abstract class SqlDialect
 
     public abstract bool IsUniqueViolation(DbException exception);
 
+    /// <summary>An UPDATE that also returns <paramref name="returned"/> as the update left it, in one statement.</summary>
+    public abstract string UpdateReturning(string table, string set, string where, string returned);
+
     /// <summary>Creates the database itself when the server allows it (SQLite creates its file on open).</summary>
     public virtual Task EnsureDatabaseAsync(string connectionString, CancellationToken ct) => Task.CompletedTask;
 
@@ -46,6 +49,8 @@ public sealed class SqliteDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new SqliteConnection(connectionString);
     public override string LimitClause => "LIMIT @limit";
     public override string LockedTable(string table) => table;
+    public override string UpdateReturning(string table, string set, string where, string returned) =>
+        $"UPDATE {table} SET {set} WHERE {where} RETURNING {returned}";
 
     // SQLITE_CONSTRAINT (19): UNIQUE and PRIMARY KEY violations.
     public override bool IsUniqueViolation(DbException exception) =>
@@ -77,6 +82,9 @@ public sealed class SqlServerDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new SqlConnection(connectionString);
     public override string LimitClause => "OFFSET 0 ROWS FETCH NEXT @limit ROWS ONLY";
     public override string LockedTable(string table) => $"{table} WITH (UPDLOCK, ROWLOCK)";
+    // OUTPUT without INTO: fine while the table has no triggers (none of Hub's do).
+    public override string UpdateReturning(string table, string set, string where, string returned) =>
+        $"UPDATE {table} SET {set} OUTPUT inserted.{returned} WHERE {where}";
 
     public override async Task EnsureDatabaseAsync(string connectionString, CancellationToken ct)
     {
