@@ -116,7 +116,7 @@ public static class MessagesApi
             }
             switch (end)
             {
-                case ReplyEnded ended when await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None) is { } reply:
+                case ReplyEnded ended when await ReplyOfAsync(ended, message, intake) is { } reply:
                     return TypedResults.Ok(ReplyObject.Of(reply) with { Status = "answered" });
                 case ReplyNotProduced failed:
                     return Unavailable(message, failed);
@@ -158,6 +158,17 @@ public static class MessagesApi
             logger.LogWarning(e, "Publishing ProduceReply for {MessageId} failed; the re-driver will retry it", message.Id);
         }
     }
+
+    /// <summary>The reply as the worker's event carried it, or else (a redelivery, an older worker) as stored.</summary>
+    private static async Task<MessageRecord?> ReplyOfAsync(ReplyEnded ended, MessageRecord message, MessageIntake intake) =>
+        ended.Reply is { } r
+            ? new MessageRecord
+            {
+                Id = ended.ReplyMessageId, ConversationId = message.ConversationId, BotId = message.BotId, Sequence = r.Sequence,
+                Sender = "ai", Content = r.Content, ReplyTo = message.Id, PromptTokens = r.PromptTokens,
+                CompletionTokens = r.CompletionTokens, InputCredits = r.InputCredits, OutputCredits = r.OutputCredits, CreatedAt = r.CreatedAt,
+            }
+            : await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None);
 
     /// <summary>An idempotent replay: answer from what is stored, or keep waiting if the reply is still coming.</summary>
     private static async Task SettleFromStoreAsync(ReplyWaiter waiter, string messageId, ConversationRecord conversation,
@@ -224,7 +235,7 @@ public static class MessagesApi
                         yield return new SseFrame("message", new SseMessageDelta(delta.ReplyMessageId, message.ConversationId, delta.Text));
                         break;
                     case ReplyEnded ended:
-                        var reply = await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None);
+                        var reply = await ReplyOfAsync(ended, message, intake);
                         if (reply is null) { yield return new SseFrame("error", new SseError("internal_error", "The stored reply could not be read.", message.Id)); yield break; }
                         if (!streamed) yield return new SseFrame("message", new SseMessageDelta(reply.Id, message.ConversationId, reply.Content));
                         finished = true;
