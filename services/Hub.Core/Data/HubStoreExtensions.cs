@@ -15,6 +15,7 @@ public static class HubStoreExtensions
         builder.Services.AddSingleton<Migrator>();
         builder.Services.AddSingleton(new BotCache(TimeSpan.FromSeconds(builder.Configuration.GetValue("HUB_CACHE_SECONDS", 3.0))));
         builder.Services.AddHostedService<MigrationHostedService>();
+        builder.Services.AddHostedService<SqliteCheckpointer>();
         return builder;
     }
 }

@@ -69,8 +69,9 @@ public sealed class SqliteDialect : SqlDialect
 
         // WAL is persistent in the file; synchronous=NORMAL in WAL survives a process crash (only an
         // OS crash can lose the last commits), which is the failure the hub promises to survive.
+        // Checkpoints run in the background (SqliteCheckpointer); the automatic one is only a backstop.
         await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+        command.CommandText = "PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000;";
         await command.ExecuteNonQueryAsync(ct);
         if (handle is not null) _prepared.AddOrUpdate(handle, _prepared);
     }

@@ -73,6 +73,20 @@ public class MigratorTests
             Assert.Equal(1, await c.ExecuteScalarAsync<long>("PRAGMA foreign_keys"));
             Assert.Equal(10000, await c.ExecuteScalarAsync<long>("PRAGMA busy_timeout"));
             Assert.Equal(1, await c.ExecuteScalarAsync<long>("PRAGMA synchronous")); // NORMAL
+            Assert.Equal(10000, await c.ExecuteScalarAsync<long>("PRAGMA wal_autocheckpoint")); // a backstop: SqliteCheckpointer does the work
         }
+    }
+
+    [Theory, SqliteStore]
+    public async Task The_background_checkpoint_moves_the_whole_log_into_the_database_file(string kind)
+    {
+        await using var store = await TestStore.CreateAsync(kind);
+        for (var i = 0; i < 5; i++) await Rows.BotAsync(store.Db);
+        var checkpointer = new SqliteCheckpointer(store.Db, Microsoft.Extensions.Logging.Abstractions.NullLogger<SqliteCheckpointer>.Instance);
+
+        var (log, checkpointed) = await checkpointer.CheckpointAsync(default);
+
+        Assert.True(log > 0);
+        Assert.Equal(log, checkpointed);
     }
 }
