@@ -205,8 +205,10 @@ public static class MessagesApi
 
                 ReplySignal? signal = null;
                 var closed = false;
-                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                // Chunks mostly arrive in bursts: take what is already there without arming a timer for it.
+                if (!waiter.Signals.TryRead(out signal))
                 {
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     wait.CancelAfter(remaining < ping ? remaining : ping);
                     try
                     {
