@@ -165,6 +165,7 @@ public sealed class BotsTests(HubFixture hub) : IClassFixture<HubFixture>
         var bot = await hub.CreateBotAsync();
         using var admin = hub.Admin();
         using var client = hub.WithKey(bot.Str("api_key"));
+        await (await client.GetAsync("/v1/conversations")).AssertStatusAsync(HttpStatusCode.OK);
 
         var deleted = await admin.DeleteAsync($"/v1/bots/{bot.Str("id")}");
 

@@ -112,7 +112,9 @@ public sealed class ProduceReplyConsumer(
         switch (stored)
         {
             case ReplyStore.Inserted inserted:
-                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyProduced(message.Id, message.ConversationId, inserted.Reply.Id, deltas), ct);
+                var r = inserted.Reply;
+                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyProduced(message.Id, message.ConversationId, r.Id, deltas,
+                    new StoredReply(r.Sequence, r.Content, r.PromptTokens, r.CompletionTokens, r.InputCredits, r.OutputCredits, r.CreatedAt)), ct);
                 await WebhookOutbox.NotifyAsync(context, [inserted.DeliveryId], ct);
                 await InboxSignals.MessageStoredAsync(context, inserted.Reply.Id, message.ConversationId, message.BotId, ct);
                 break;

@@ -8,7 +8,7 @@ using Hub.Core.Webhooks;
 namespace Hub.AiWorker.Replies;
 
 /// <summary>The AI worker's SQL: claim a user message, read its history, store exactly one reply.</summary>
-public sealed class ReplyStore(HubDb db, TimeProvider clock)
+public sealed class ReplyStore(HubDb db, BotCache bots, TimeProvider clock)
 {
     public abstract record Claim;
     public sealed record Claimed(MessageRecord Message, BotRecord Bot) : Claim;
@@ -23,6 +23,21 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
     public Task<Claim> ClaimAsync(string messageId, TimeSpan lease, CancellationToken ct) =>
         db.InTransactionAsync<Claim>(async (c, tx) =>
         {
+            var now = Now;
+            var leaseEnd = now + (long)lease.TotalMilliseconds;
+            // The usual case in one statement: a claimable message in a conversation still with the bot. Anything
+            // else (answered, leased elsewhere, the conversation left the bot, gone) is sorted out below.
+            var taken = await c.QuerySingleOrDefaultAsync<MessageRecord>(
+                db.Dialect.UpdateReturning("messages", "reply_state = 'working', redrive_at = @leaseEnd, attempts = attempts + 1",
+                    """
+                    id = @messageId AND sender = 'user'
+                    AND (reply_state = 'pending' OR (reply_state = 'working' AND redrive_at <= @now))
+                    AND (SELECT status FROM conversations WHERE conversations.id = messages.conversation_id) = 'bot'
+                    """, "*"),
+                new { messageId, now, leaseEnd }, tx);
+            if (taken is not null)
+                return await bots.GetAsync(c, tx, taken.BotId) is { } claimedBot ? new Claimed(taken, claimedBot) : new Nothing();
+
             var message = await c.QuerySingleOrDefaultAsync<MessageRecord>(
                 $"SELECT * FROM {db.Dialect.LockedTable("messages")} WHERE id = @messageId AND sender = 'user'",
                 new { messageId }, tx);
@@ -34,7 +49,6 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                     "SELECT id FROM messages WHERE reply_to = @messageId AND sender = 'ai'", new { messageId }, tx);
                 return replyId is null ? new Nothing() : new AlreadyAnswered(replyId);
             }
-            var now = Now;
             var claimable = message.ReplyState == ReplyStates.Pending
                 || (message.ReplyState == ReplyStates.Working && message.RedriveAt <= now);
             if (!claimable) return new Nothing();
@@ -49,10 +63,12 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                 return new NotWithBot(status);
             }
 
+            // Claimable and with the bot, yet not taken above: only a status that changed in between (SQL Server
+            // without the lock) gets here; claim it the long way.
             await c.ExecuteAsync(
                 "UPDATE messages SET reply_state = 'working', redrive_at = @leaseEnd, attempts = attempts + 1 WHERE id = @messageId",
-                new { messageId, leaseEnd = now + (long)lease.TotalMilliseconds }, tx);
-            var bot = await c.QuerySingleOrDefaultAsync<BotRecord>("SELECT * FROM bots WHERE id = @BotId", new { message.BotId }, tx);
+                new { messageId, leaseEnd }, tx);
+            var bot = await bots.GetAsync(c, tx, message.BotId);
             return bot is null ? new Nothing() : new Claimed(message, bot);
         }, ct);
 
@@ -101,7 +117,7 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                 }
 
                 var now = Now;
-                var reply = await MessageWriter.AppendAsync(c, tx, new MessageRecord
+                var reply = await MessageWriter.AppendAsync(c, tx, db.Dialect, new MessageRecord
                 {
                     Id = replyId,
                     ConversationId = userMessage.ConversationId,
@@ -116,16 +132,14 @@ public sealed class ReplyStore(HubDb db, TimeProvider clock)
                     OutputCredits = usage.OutputCredits,
                     CreatedAt = now,
                 });
-                await c.ExecuteAsync(
-                    "UPDATE messages SET reply_state = 'answered', redrive_at = NULL, error_code = NULL WHERE id = @Id",
-                    new { userMessage.Id }, tx);
-
-                // Read under lock: a blocking caller that gives up switches the message to webhook mode in its
-                // own transaction, so exactly one of the two sees the other and the reply goes out once.
+                // The mode is read by the UPDATE that locks the row: a blocking caller that gives up switches the message
+                // to webhook mode in its own transaction, so exactly one of the two sees the other and the reply goes out once.
                 var mode = await c.QuerySingleAsync<string?>(
-                    $"SELECT response_mode FROM {db.Dialect.LockedTable("messages")} WHERE id = @Id", new { userMessage.Id }, tx);
-                var deliveryId = mode == "webhook"
-                    ? await WebhookOutbox.EnqueueAsync(c, tx, reply.BotId, WebhookOutbox.Types.MessageReply, ReplyObject.Of(reply), now,
+                    db.Dialect.UpdateReturning("messages", "reply_state = 'answered', redrive_at = NULL, error_code = NULL",
+                        "id = @Id", "response_mode"),
+                    new { userMessage.Id }, tx);
+                var deliveryId = mode == "webhook" && await bots.GetAsync(c, tx, reply.BotId) is { } bot
+                    ? await WebhookOutbox.EnqueueAsync(c, tx, bot, WebhookOutbox.Types.MessageReply, ReplyObject.Of(reply), now,
                         reply.ConversationId, reply.Id)
                     : null;
                 return new Inserted(reply) { DeliveryId = deliveryId };

@@ -53,6 +53,29 @@ public static class HubClaims
 }
 
 /// <summary>
+/// Bot keys by hash, as the authentication handler reads them on every request. A key deleted here (or with
+/// its bot) is refused at once; another API process goes on accepting it for up to <c>HUB_CACHE_SECONDS</c>
+/// (default 3), until its entry expires. Unknown keys are not kept, so a new key works at once everywhere.
+/// </summary>
+public sealed class BotKeyCache(HubDb db, IConfiguration configuration)
+{
+    public sealed record BotKey(string Id, string BotId);
+
+    private readonly ShortLivedCache<string, BotKey> _keys = new(TimeSpan.FromSeconds(configuration.GetValue("HUB_CACHE_SECONDS", 3.0)));
+
+    public Task<BotKey?> FindAsync(string keyHash, CancellationToken ct) =>
+        _keys.GetOrLoadAsync(keyHash, (db, ct), static async (hash, s) =>
+        {
+            await using var c = await s.db.OpenAsync(s.ct);
+            return await c.QuerySingleOrDefaultAsync<BotKey>(
+                new CommandDefinition("SELECT id AS Id, bot_id AS BotId FROM bot_keys WHERE key_hash = @hash", new { hash }, cancellationToken: s.ct));
+        });
+
+    /// <summary>After a key (or a bot with its keys) is deleted: keys are deleted rarely, so all are read again.</summary>
+    public void Clear() => _keys.Clear();
+}
+
+/// <summary>
 /// <c>Authorization: Bearer …</c> with either the admin key or a bot key (stored as a SHA-256 hash).
 /// 401 and 403 are written as the contract's problem+json.
 /// </summary>
@@ -61,6 +84,7 @@ public sealed class HubKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     AdminKey adminKey,
+    BotKeyCache keys,
     HubDb db) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -89,11 +113,9 @@ public sealed class HubKeyAuthenticationHandler(
         if (adminKey.Matches(token))
             return Success(new Claim(ClaimTypes.Role, HubClaims.AdminRole), new Claim(HubClaims.KeyId, "admin"));
 
-        await using var c = await db.OpenAsync(Context.RequestAborted);
-        var key = await c.QuerySingleOrDefaultAsync<(string Id, string BotId)?>(
-            "SELECT id, bot_id FROM bot_keys WHERE key_hash = @hash", new { hash = Ids.HashKey(token) });
-        return key is { } k
-            ? Success(new Claim(HubClaims.BotIdClaim, k.BotId), new Claim(HubClaims.KeyId, k.Id), new Claim(ClaimTypes.Role, "bot"))
+        var key = await keys.FindAsync(Ids.HashKey(token), Context.RequestAborted);
+        return key is not null
+            ? Success(new Claim(HubClaims.BotIdClaim, key.BotId), new Claim(HubClaims.KeyId, key.Id), new Claim(ClaimTypes.Role, "bot"))
             : AuthenticateResult.Fail("Invalid key.");
     }
 
@@ -147,6 +169,7 @@ public static class AuthExtensions
     public static IHostApplicationBuilder AddHubAuth(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<AdminKey>();
+        builder.Services.AddSingleton<BotKeyCache>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AdminKey>());
         builder.Services.AddAuthentication(HubClaims.Scheme)
             .AddScheme<AuthenticationSchemeOptions, HubKeyAuthenticationHandler>(HubClaims.Scheme, null);

@@ -91,7 +91,7 @@ public static class BotsApi
         await BotReader.GetAsync(db, id) is { } bot ? TypedResults.Ok(BotView.Of(bot)) : HubProblem.NotFound("The bot");
 
     internal static async Task<Results<Ok<BotView>, ProblemHttpResult, ValidationProblem>> UpdateBot(
-        string id, HttpRequest request, HubDb db, TimeProvider clock, IOptions<HubOptions> hub)
+        string id, HttpRequest request, HubDb db, BotCache bots, TimeProvider clock, IOptions<HubOptions> hub)
     {
         var input = await JsonBody.ReadAsync<BotInput>(request, 4 * 1024 * 1024);
         var errors = BotValidation.Check(input, creating: false, hub.Value.WebhookAllowPrivate);
@@ -144,16 +144,19 @@ public static class BotsApi
                 """, next, tx);
             return next;
         });
+        bots.Evict(id);
         return updated is null ? HubProblem.NotFound("The bot") : TypedResults.Ok(BotView.Of(updated));
     }
 
-    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteBot(string id, HubDb db)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteBot(string id, HubDb db, BotCache bots, BotKeyCache keys)
     {
         var deleted = await db.InTransactionAsync(async (c, tx) =>
         {
             await c.ExecuteAsync("DELETE FROM bot_keys WHERE bot_id = @id", new { id }, tx);
             return await c.ExecuteAsync("DELETE FROM bots WHERE id = @id", new { id }, tx);
         });
+        bots.Evict(id);
+        keys.Clear();
         return deleted == 0 ? HubProblem.NotFound("The bot") : TypedResults.NoContent();
     }
 
@@ -178,13 +181,14 @@ public static class BotsApi
             null, false));
     }
 
-    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteKey(string id, string keyId, HubDb db)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteKey(string id, string keyId, HubDb db, BotKeyCache keys)
     {
         var deleted = await db.ExecuteAsync("DELETE FROM bot_keys WHERE id = @keyId AND bot_id = @id", new { id, keyId });
+        keys.Clear();
         return deleted == 0 ? HubProblem.NotFound("The key") : TypedResults.NoContent();
     }
 
-    internal static async Task<Results<Ok<BotView>, ProblemHttpResult>> RotateSecret(string id, HubDb db, TimeProvider clock)
+    internal static async Task<Results<Ok<BotView>, ProblemHttpResult>> RotateSecret(string id, HubDb db, BotCache bots, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
         var rotated = await db.InTransactionAsync(async (c, tx) =>
@@ -200,6 +204,7 @@ public static class BotsApi
                 new { id, secret = NewWebhookSecret(), expires = now.AddHours(24).ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds() }, tx);
             return await c.QuerySingleAsync<BotRecord>("SELECT * FROM bots WHERE id = @id", new { id }, tx);
         });
+        bots.Evict(id);
         return rotated is null ? HubProblem.NotFound("The bot") : TypedResults.Ok(BotView.Of(rotated));
     }
 

@@ -58,7 +58,7 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
             var lastUserMessage = await c.QuerySingleOrDefaultAsync<string>(
                 $"SELECT id FROM messages WHERE conversation_id = @conversationId AND sender = 'user' ORDER BY sequence DESC {db.Dialect.LimitClause}",
                 new { conversationId, limit = 1 }, tx);
-            var message = await MessageWriter.AppendAsync(c, tx, new MessageRecord
+            var message = await MessageWriter.AppendAsync(c, tx, db.Dialect, new MessageRecord
             {
                 Id = Ids.New("msg"), ConversationId = conversationId, BotId = conversation.BotId,
                 Sender = "human", Content = text, ReplyTo = lastUserMessage, AgentId = agent.AgentId(), CreatedAt = now,

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using Hub.Api.Auth;
+using Hub.Core.Bots;
 using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
@@ -16,7 +17,7 @@ namespace Hub.Api.Messages;
 /// pending reply marker with a re-drive time, all in one transaction with the idempotency record. Once
 /// this commits the message is accepted: the re-driver will see it answered even if this process dies.
 /// </summary>
-public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration configuration)
+public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, IConfiguration configuration)
 {
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
     private readonly long _redriveAfterMs = configuration.GetValue("HUB_REPLY_REDRIVE_SECONDS", 30) * 1000L;
@@ -75,12 +76,13 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
         if (conversation.Status == ConversationStatus.Closed) return new ConversationClosed();
 
         // A handoff keyword sends the conversation to people with this very message.
+        var bot = await bots.GetAsync(c, tx, conversation.BotId);
         var handoff = conversation.Status == ConversationStatus.Bot
-            && await c.QuerySingleOrDefaultAsync<string>("SELECT handoff_keywords FROM bots WHERE id = @BotId", new { conversation.BotId }, tx) is { } keywords
-            && HandoffKeywords.Match(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(keywords) ?? []);
+            && bot is not null
+            && HandoffKeywords.Match(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(bot.HandoffKeywords) ?? []);
 
         var withBot = conversation.Status == ConversationStatus.Bot && !handoff;
-        var stored = await MessageWriter.AppendAsync(c, tx, new MessageRecord
+        var stored = await MessageWriter.AppendAsync(c, tx, db.Dialect, new MessageRecord
         {
             Id = Ids.New("msg"),
             ConversationId = conversationId,
@@ -96,7 +98,7 @@ public sealed class MessageIntake(HubDb db, TimeProvider clock, IConfiguration c
             await c.ExecuteAsync(
                 "INSERT INTO idempotency_keys (bot_id, idem_key, request_hash, message_id, created_at) VALUES (@BotId, @idempotencyKey, @requestHash, @Id, @now)",
                 new { conversation.BotId, idempotencyKey, requestHash, stored.Id, now }, tx);
-        var received = await WebhookOutbox.EnqueueAsync(c, tx, stored.BotId, WebhookOutbox.Types.MessageReceived,
+        var received = bot is null ? null : await WebhookOutbox.EnqueueAsync(c, tx, bot, WebhookOutbox.Types.MessageReceived,
             MessageView.Of(stored), now, stored.ConversationId, stored.Id);
         if (handoff && await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, ConversationStatus.PendingHuman, now)
                 is ConversationTransitions.Moved moved)

@@ -44,7 +44,7 @@ public static class MessagesApi
 
     internal static async Task<IResult> SendMessage(
         string id, HttpRequest request, ClaimsPrincipal user, MessageIntake intake, ReplyWaiters waiters,
-        IBus bus, HubDb db, IConfiguration configuration, ApiInstance instance, ILogger<MessageIntake> logger)
+        IBus bus, HubDb db, BotCache bots, IConfiguration configuration, ApiInstance instance, ILogger<MessageIntake> logger)
     {
         var input = await JsonBody.ReadAsync<SendMessageInput>(request);
         var mode = input.ResponseMode ?? "blocking";
@@ -82,7 +82,7 @@ public static class MessagesApi
             return TypedResults.Accepted((string?)null, new MessageStatus("accepted", message.Id, message.ConversationId));
         }
 
-        var bot = await BotReader.GetAsync(db, message.BotId, ct);
+        var bot = await bots.GetAsync(db, message.BotId, ct);
         var timeout = TimeSpan.FromSeconds(bot?.BlockingTimeoutSeconds ?? 60);
         var waiter = waiters.Register(message.Id);
         try
@@ -116,7 +116,7 @@ public static class MessagesApi
             }
             switch (end)
             {
-                case ReplyEnded ended when await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None) is { } reply:
+                case ReplyEnded ended when await ReplyOfAsync(ended, message, intake) is { } reply:
                     return TypedResults.Ok(ReplyObject.Of(reply) with { Status = "answered" });
                 case ReplyNotProduced failed:
                     return Unavailable(message, failed);
@@ -159,6 +159,17 @@ public static class MessagesApi
         }
     }
 
+    /// <summary>The reply as the worker's event carried it, or else (a redelivery, an older worker) as stored.</summary>
+    private static async Task<MessageRecord?> ReplyOfAsync(ReplyEnded ended, MessageRecord message, MessageIntake intake) =>
+        ended.Reply is { } r
+            ? new MessageRecord
+            {
+                Id = ended.ReplyMessageId, ConversationId = message.ConversationId, BotId = message.BotId, Sequence = r.Sequence,
+                Sender = "ai", Content = r.Content, ReplyTo = message.Id, PromptTokens = r.PromptTokens,
+                CompletionTokens = r.CompletionTokens, InputCredits = r.InputCredits, OutputCredits = r.OutputCredits, CreatedAt = r.CreatedAt,
+            }
+            : await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None);
+
     /// <summary>An idempotent replay: answer from what is stored, or keep waiting if the reply is still coming.</summary>
     private static async Task SettleFromStoreAsync(ReplyWaiter waiter, string messageId, ConversationRecord conversation,
         MessageIntake intake, CancellationToken ct)
@@ -194,8 +205,10 @@ public static class MessagesApi
 
                 ReplySignal? signal = null;
                 var closed = false;
-                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                // Chunks mostly arrive in bursts: take what is already there without arming a timer for it.
+                if (!waiter.Signals.TryRead(out signal))
                 {
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     wait.CancelAfter(remaining < ping ? remaining : ping);
                     try
                     {
@@ -224,7 +237,7 @@ public static class MessagesApi
                         yield return new SseFrame("message", new SseMessageDelta(delta.ReplyMessageId, message.ConversationId, delta.Text));
                         break;
                     case ReplyEnded ended:
-                        var reply = await intake.GetAsync(ended.ReplyMessageId, CancellationToken.None);
+                        var reply = await ReplyOfAsync(ended, message, intake);
                         if (reply is null) { yield return new SseFrame("error", new SseError("internal_error", "The stored reply could not be read.", message.Id)); yield break; }
                         if (!streamed) yield return new SseFrame("message", new SseMessageDelta(reply.Id, message.ConversationId, reply.Content));
                         finished = true;

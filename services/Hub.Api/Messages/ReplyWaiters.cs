@@ -6,7 +6,8 @@ namespace Hub.Api.Messages;
 
 public abstract record ReplySignal;
 public sealed record ReplyDelta(string ReplyMessageId, string Text) : ReplySignal;
-public sealed record ReplyEnded(string ReplyMessageId) : ReplySignal;
+/// <param name="Reply">The reply as the worker stored it, when the event carried it; otherwise read it from the store.</param>
+public sealed record ReplyEnded(string ReplyMessageId, StoredReply? Reply = null) : ReplySignal;
 public sealed record ReplyNotProduced(string Code, string Detail) : ReplySignal;
 public sealed record ReplyWithheld(string ConversationStatus) : ReplySignal;
 
@@ -98,7 +99,7 @@ public sealed class ReplyWaiter : IDisposable
                 _channel.Writer.TryWrite(new ReplyDelta(inOrder.ReplyMessageId, inOrder.Delta));
                 _next++;
             }
-            if (_end is { } end && _next >= end.DeltaCount) Finish(new ReplyEnded(end.ReplyMessageId));
+            if (_end is { } end && _next >= end.DeltaCount) Finish(new ReplyEnded(end.ReplyMessageId, end.Reply));
         }
     }
 
@@ -110,13 +111,13 @@ public sealed class ReplyWaiter : IDisposable
             _end = produced;
             if (_next >= produced.DeltaCount)
             {
-                Finish(new ReplyEnded(produced.ReplyMessageId));
+                Finish(new ReplyEnded(produced.ReplyMessageId, produced.Reply));
                 return;
             }
         }
         _ = Task.Delay(MissingChunkGrace).ContinueWith(_ =>
         {
-            lock (_gate) if (!_done) Finish(new ReplyEnded(produced.ReplyMessageId));
+            lock (_gate) if (!_done) Finish(new ReplyEnded(produced.ReplyMessageId, produced.Reply));
         }, TaskScheduler.Default);
     }
 

@@ -51,3 +51,26 @@ public static class BotReader
         return await work(connection);
     }
 }
+
+/// <summary>
+/// Bots as the message path reads them (handoff keywords, webhook subscription, prompt and pricing,
+/// blocking timeout), several times per message. A bot changed or deleted in this process is evicted at
+/// once; another process (a scaled-out AI worker) keeps the old row for up to <c>HUB_CACHE_SECONDS</c>
+/// (default 3). The dispatcher reads its own copy (URL, secrets, endpoint health) and does not use this.
+/// </summary>
+public sealed class BotCache(TimeSpan ttl)
+{
+    private readonly ShortLivedCache<string, BotRecord> _bots = new(ttl);
+
+    /// <summary>Reads a missing bot on <paramref name="connection"/>, inside <paramref name="transaction"/> when given.</summary>
+    public Task<BotRecord?> GetAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, string id) =>
+        _bots.GetOrLoadAsync(id, (connection, transaction), static (id, s) =>
+            s.connection.QuerySingleOrDefaultAsync<BotRecord>("SELECT * FROM bots WHERE id = @id", new { id }, s.transaction));
+
+    /// <summary>Opens a connection only when the bot is not cached.</summary>
+    public Task<BotRecord?> GetAsync(HubDb db, string id, CancellationToken ct) =>
+        _bots.GetOrLoadAsync(id, (db, ct), static (id, s) => BotReader.GetAsync(s.db, id, s.ct));
+
+    /// <summary>After the bot's row changed (or went) in this process.</summary>
+    public void Evict(string id) => _bots.Remove(id);
+}

@@ -1,4 +1,6 @@
 using Dapper;
+using Hub.Core.Bots;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -11,7 +13,9 @@ public static class HubStoreExtensions
         DefaultTypeMap.MatchNamesWithUnderscores = true;
         builder.Services.AddSingleton<HubDb>();
         builder.Services.AddSingleton<Migrator>();
+        builder.Services.AddSingleton(new BotCache(TimeSpan.FromSeconds(builder.Configuration.GetValue("HUB_CACHE_SECONDS", 3.0))));
         builder.Services.AddHostedService<MigrationHostedService>();
+        builder.Services.AddHostedService<SqliteCheckpointer>();
         return builder;
     }
 }

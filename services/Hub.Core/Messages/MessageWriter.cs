@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Hub.Core.Data;
 
 namespace Hub.Core.Messages;
 
@@ -11,13 +12,12 @@ namespace Hub.Core.Messages;
 public static class MessageWriter
 {
     /// <param name="message">Everything but <see cref="MessageRecord.Sequence"/>, which is assigned here.</param>
-    public static async Task<MessageRecord> AppendAsync(DbConnection c, DbTransaction tx, MessageRecord message)
+    public static async Task<MessageRecord> AppendAsync(DbConnection c, DbTransaction tx, SqlDialect dialect, MessageRecord message)
     {
-        await c.ExecuteAsync(
-            "UPDATE conversations SET last_sequence = last_sequence + 1, updated_at = @CreatedAt WHERE id = @ConversationId",
-            new { message.ConversationId, message.CreatedAt }, tx);
         var sequence = await c.QuerySingleAsync<long>(
-            "SELECT last_sequence FROM conversations WHERE id = @ConversationId", new { message.ConversationId }, tx);
+            dialect.UpdateReturning("conversations", "last_sequence = last_sequence + 1, updated_at = @CreatedAt",
+                "id = @ConversationId", "last_sequence"),
+            new { message.ConversationId, message.CreatedAt }, tx);
         var stored = message.WithSequence(sequence);
         await c.ExecuteAsync(
             """

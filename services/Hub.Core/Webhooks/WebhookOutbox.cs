@@ -36,7 +36,23 @@ public static class WebhookOutbox
         var bot = await connection.QuerySingleOrDefaultAsync<(string? WebhookUrl, string WebhookEvents)?>(
             "SELECT webhook_url, webhook_events FROM bots WHERE id = @botId", new { botId }, transaction);
         if (bot is not { WebhookUrl: not null } b) return null;
-        if (!(JsonSerializer.Deserialize<string[]>(b.WebhookEvents) ?? []).Contains(type)) return null;
+        return await InsertAsync(connection, transaction, botId, b.WebhookEvents, type, data, now, conversationId, messageId);
+    }
+
+    /// <summary>
+    /// As above, with the bot as the caller already has it (from <see cref="BotCache"/> on the message path):
+    /// the subscription is then decided on a row at most the cache's TTL old when another process changed it.
+    /// </summary>
+    public static Task<string?> EnqueueAsync(DbConnection connection, DbTransaction transaction, BotRecord bot, string type,
+        object data, long now, string? conversationId = null, string? messageId = null) =>
+        bot.WebhookUrl is null
+            ? Task.FromResult<string?>(null)
+            : InsertAsync(connection, transaction, bot.Id, bot.WebhookEvents, type, data, now, conversationId, messageId);
+
+    private static async Task<string?> InsertAsync(DbConnection connection, DbTransaction transaction, string botId, string webhookEvents,
+        string type, object data, long now, string? conversationId, string? messageId)
+    {
+        if (!(JsonSerializer.Deserialize<string[]>(webhookEvents) ?? []).Contains(type)) return null;
 
         var id = Ids.New("evt");
         var payload = JsonSerializer.Serialize(new WebhookEnvelope(type, DateTimeOffset.FromUnixTimeMilliseconds(now), data), HubJson.Options);

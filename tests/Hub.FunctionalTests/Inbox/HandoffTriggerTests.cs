@@ -47,6 +47,22 @@ public sealed class HandoffTriggerTests(InboxHubFixture fixture) : IClassFixture
         await AssertHandedOffAsync(bot, conversationId);
     }
 
+    [Fact]
+    public async Task Keywords_changed_by_patch_apply_to_the_very_next_message()
+    {
+        var bot = await _hub.CreateInboxBotAsync(_receiver.Url);
+        var conversationId = await bot.NewConversationAsync();
+        await (await bot.Client.SendMessageAsync(conversationId, "Is it raining?")).AssertStatusAsync(HttpStatusCode.OK);
+        using var admin = _hub.Admin();
+
+        var patched = await admin.PatchAsJsonAsync($"/v1/bots/{bot.Id}", new { handoff = new { keywords = new[] { "raining" } } });
+        var response = await bot.Client.SendMessageAsync(conversationId, "Is it raining?");
+
+        await patched.AssertStatusAsync(HttpStatusCode.OK);
+        await response.AssertStatusAsync(HttpStatusCode.Accepted);
+        Assert.Equal("handed_off", (await response.JsonAsync()).Str("status"));
+    }
+
     [Theory]
     [InlineData("Is that humane?")]
     [InlineData("My humans are waiting")]

@@ -24,6 +24,19 @@ public class ReplyWaitersTests
     }
 
     [Fact]
+    public void The_end_carries_the_stored_reply_when_the_worker_sent_it()
+    {
+        using var waiter = _waiters.Register(UserMessage);
+        var stored = new StoredReply(2, "ab", 19, 10, 0.0095, 0.015, 1_767_258_000_000);
+
+        Delta(1, "b");
+        _waiters.Dispatch(UserMessage, w => w.OnProduced(new ReplyProduced(UserMessage, "conv_1", Reply, 2, stored)));
+        Delta(0, "a");
+
+        Assert.Equal([new ReplyDelta(Reply, "a"), new ReplyDelta(Reply, "b"), new ReplyEnded(Reply, stored)], Drain(waiter));
+    }
+
+    [Fact]
     public void Chunks_delivered_out_of_order_come_out_in_order()
     {
         using var waiter = _waiters.Register(UserMessage);

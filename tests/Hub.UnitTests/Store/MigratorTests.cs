@@ -61,4 +61,32 @@ public class MigratorTests
         await using var c = await store.Db.OpenAsync();
         Assert.Equal("wal", await c.ExecuteScalarAsync<string>("PRAGMA journal_mode"));
     }
+
+    [Theory, SqliteStore]
+    public async Task A_pooled_sqlite_connection_keeps_its_settings_when_opened_again(string kind)
+    {
+        await using var store = await TestStore.CreateAsync(kind);
+
+        for (var open = 0; open < 3; open++)
+        {
+            await using var c = await store.Db.OpenAsync();
+            Assert.Equal(1, await c.ExecuteScalarAsync<long>("PRAGMA foreign_keys"));
+            Assert.Equal(10000, await c.ExecuteScalarAsync<long>("PRAGMA busy_timeout"));
+            Assert.Equal(1, await c.ExecuteScalarAsync<long>("PRAGMA synchronous")); // NORMAL
+            Assert.Equal(10000, await c.ExecuteScalarAsync<long>("PRAGMA wal_autocheckpoint")); // a backstop: SqliteCheckpointer does the work
+        }
+    }
+
+    [Theory, SqliteStore]
+    public async Task The_background_checkpoint_moves_the_whole_log_into_the_database_file(string kind)
+    {
+        await using var store = await TestStore.CreateAsync(kind);
+        for (var i = 0; i < 5; i++) await Rows.BotAsync(store.Db);
+        var checkpointer = new SqliteCheckpointer(store.Db, Microsoft.Extensions.Logging.Abstractions.NullLogger<SqliteCheckpointer>.Instance);
+
+        var (log, checkpointed) = await checkpointer.CheckpointAsync(default);
+
+        Assert.True(log > 0);
+        Assert.Equal(log, checkpointed);
+    }
 }

@@ -18,7 +18,7 @@ public class ReplyStoreTests
         var bot = await Rows.BotAsync(store.Db);
         var conversation = await Rows.ConversationAsync(store.Db, bot);
         var message = await Rows.UserMessageAsync(store.Db, conversation);
-        return (store, new ReplyStore(store.Db, _clock), message);
+        return (store, new ReplyStore(store.Db, new Hub.Core.Bots.BotCache(TimeSpan.FromSeconds(3)), _clock), message);
     }
 
     [Theory, SqliteStore, SqlServerStore]
