@@ -37,7 +37,7 @@ public static class Webhooks
         var warmConversations = await api.CreateConversationsAsync(warm.ApiKey, 20);
         // Bounded in time, sending included: a Hub that is slow to warm up (three cold processes) must not stretch the run.
         var warmWindow = TimeSpan.FromSeconds(settings.Quick ? 10 : 40);
-        var warmSent = await SendAsync(api, http, warm, warmConversations, settings.Quick ? 100 : 300, settings.WebhookConcurrency,
+        var warmSent = await SendAsync(api, http, warm, warmConversations, settings.Quick ? 1_000 : 3_000, settings.WebhookConcurrency,
             warmStartUnixMs + warmWindow.TotalMilliseconds);
         await WaitUntilAsync(async () => (await run.Fakes.HookAsync(warmHook)).OkIds >= warmSent.Accepted.Count,
             Remaining(warmWindow, warmStartUnixMs), TimeSpan.FromMilliseconds(50));
