@@ -104,6 +104,11 @@ public sealed class DeliveryStore(HubDb db, TimeProvider clock)
             return work;
         }, ct);
 
+    /// <summary>Gives claimed deliveries back untried (the dispatcher is stopping, or held them too long to start them safely).</summary>
+    public Task ReleaseAsync(IReadOnlyCollection<string> ids) =>
+        ids.Count == 0 ? Task.CompletedTask : db.ExecuteAsync(
+            "UPDATE deliveries SET locked_until = NULL WHERE id IN @ids AND status = 'pending'", new { ids });
+
     /// <summary>Stores a batch of finished tries and their consequences in one transaction.</summary>
     public Task RecordAsync(IReadOnlyList<Attempt> attempts) =>
         db.InTransactionAsync(async (c, tx) =>
