@@ -42,15 +42,22 @@ fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # --- Redis ----------------------------------------------------------------------------------------------
-if ! redis-cli -p 6379 ping 2>/dev/null | grep -q PONG; then
+# Running means answering at all: a Redis that cannot write its snapshot answers even PING with MISCONF.
+if ! redis-cli -p 6379 ping 2>/dev/null | grep -q -e PONG -e MISCONF -e LOADING; then
   say "starting redis-server on 6379"
-  redis-server --port 6379 --daemonize yes >/dev/null || fail "redis-server did not start"
+  # A test server keeps nothing: no snapshots (a snapshot into a folder that has gone away, such as the
+  # working folder it was started from, makes Redis refuse every write), working folder /tmp.
+  redis-server --port 6379 --daemonize yes --save '' --appendonly no --dir /tmp >/dev/null || fail "redis-server did not start"
   for _ in $(seq 1 50); do
     redis-cli -p 6379 ping 2>/dev/null | grep -q PONG && break
     sleep 0.2
   done
-  redis-cli -p 6379 ping 2>/dev/null | grep -q PONG || fail "redis-server does not answer PING on 6379"
 fi
+# A Redis already running (started by hand, or by an earlier version of this script from a folder since
+# deleted) may fail to write its snapshot and then refuse every write. Tests need no persistence.
+redis-cli -p 6379 config set save '' >/dev/null 2>&1 || true
+redis-cli -p 6379 config set stop-writes-on-bgsave-error no >/dev/null 2>&1 || true
+redis-cli -p 6379 ping 2>/dev/null | grep -q PONG || fail "redis-server does not answer PING on 6379"
 
 # --- RabbitMQ -------------------------------------------------------------------------------------------
 if ! rabbitmqctl -q await_startup --timeout 5 >/dev/null 2>&1; then
