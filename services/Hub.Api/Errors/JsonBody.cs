@@ -19,14 +19,23 @@ public static class JsonBody
         if (request.ContentLength > limit)
             throw new HubProblemException(413, "payload_too_large", $"The body may be at most {limit} bytes.");
 
-        var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        // Sized from Content-Length when it is given; the read chunk is pooled (a fresh 16 KB per request was
+        // a measurable share of the API's allocations).
+        var buffer = new MemoryStream(request.ContentLength is > 0 and var length ? (int)length : 1024);
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
         {
-            if (buffer.Length + read > limit)
-                throw new HubProblemException(413, "payload_too_large", $"The body may be at most {limit} bytes.");
-            buffer.Write(chunk, 0, read);
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+            {
+                if (buffer.Length + read > limit)
+                    throw new HubProblemException(413, "payload_too_large", $"The body may be at most {limit} bytes.");
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
         }
         if (buffer.Length == 0) throw new HubProblemException(400, "validation_failed", "The request needs a JSON body.");
 
