@@ -102,7 +102,7 @@ public sealed record BenchSettings
                 "--hub-dll" => settings with { HubDll = Path.GetFullPath(Next()) },
                 "--hub-env" => settings with { HubEnv = WithSetting(settings.HubEnv, Next()) },
                 "--keep" => settings with { KeepWorkDir = true },
-                "--only" => settings with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
+                "--only" => settings with { Only = Scenarios(Next()) },
                 "--sse-streams" => settings with { SseStreams = NextInt() },
                 "--webhook-messages" => WithWebhookMessages(settings, NextInt()),
                 "--rabbitmq" => settings with { RabbitMq = AmqpUri(Next()) },
@@ -114,6 +114,18 @@ public sealed record BenchSettings
             };
         }
         return settings;
+    }
+
+    /// <summary>What <c>--only</c> accepts: a misspelt name is an error, not a run that silently measures nothing.</summary>
+    public static readonly string[] ScenarioNames =
+        ["latency", "blocking", "streaming", "webhook_e2e", "webhook_e2e_rabbitmq", "retry_storm", "dispatch", "sse_hold"];
+
+    private static HashSet<string> Scenarios(string list)
+    {
+        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        var unknown = names.Except(ScenarioNames).ToList();
+        return unknown.Count == 0 && names.Count > 0 ? names
+            : throw new ArgumentException($"--only takes some of {string.Join(", ", ScenarioNames)}; not {(names.Count == 0 ? "an empty list" : string.Join(", ", unknown))}.");
     }
 
     /// <summary>Both end-to-end scenarios take the size, so that they stay comparable.</summary>
