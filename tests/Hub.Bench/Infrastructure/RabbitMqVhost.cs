@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Hub.TestSupport;
 
 namespace Hub.Bench.Infrastructure;
 
@@ -15,13 +16,11 @@ public sealed class RabbitMqVhost : IAsyncDisposable
 {
     /// <summary>Every bench vhost is named <c>hub-bench-&lt;pid&gt;-&lt;random&gt;</c>, so a later run can tell a leftover from a live one.</summary>
     private const string Prefix = "hub-bench-";
-    private readonly string _ctl;
     private int _deleted;
     private readonly PosixSignalRegistration[] _signals;
 
-    private RabbitMqVhost(string ctl, string name, string amqpUri)
+    private RabbitMqVhost(string name, string amqpUri)
     {
-        _ctl = ctl;
         Name = name;
         AmqpUri = amqpUri;
         // Should the bench be stopped (Ctrl+C, kill) before DisposeAsync, the vhost goes with it. SIGTERM ends the
@@ -47,32 +46,31 @@ public sealed class RabbitMqVhost : IAsyncDisposable
     public static async Task<string?> UnavailableAsync(Uri uri)
     {
         if (!await AmqpAnswersAsync(uri.Host, Port(uri))) return $"RabbitMQ not reachable at {Endpoint(uri)}";
-        if (FindCtl() is null) return "rabbitmqctl not found (looked on PATH, /usr/sbin and /usr/lib/rabbitmq/bin); it creates the bench's vhost";
+        if (RabbitMqCtl.Path is null) return "rabbitmqctl not found (looked on PATH, /usr/sbin and /usr/lib/rabbitmq/bin); it creates the bench's vhost";
         return null;
     }
 
     /// <summary>Deletes vhosts left by bench runs that are gone (killed before they could), then creates a fresh one.</summary>
     public static async Task<RabbitMqVhost> CreateAsync(Uri uri)
     {
-        var ctl = FindCtl() ?? throw new InvalidOperationException("rabbitmqctl not found; it creates the bench's vhost.");
-        var name = $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}";
+                var name = $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}";
         var user = Uri.UnescapeDataString(uri.UserInfo.Split(':', 2)[0] is { Length: > 0 } u ? u : "guest");
         // rabbitmqctl takes a second or more per call: the sweep (which never touches a live run's vhost) runs alongside.
-        var sweep = SweepLeftoversAsync(ctl);
+        var sweep = SweepLeftoversAsync();
         try
         {
-            await CtlAsync(ctl, "add_vhost", name);
+            await CtlAsync("add_vhost", name);
         }
         catch (InvalidOperationException)
         {
             await sweep;
             throw;
         }
-        var vhost = new RabbitMqVhost(ctl, name, $"amqp://{(uri.UserInfo.Length > 0 ? uri.UserInfo : "guest:guest")}@{Endpoint(uri)}/{name}");
+        var vhost = new RabbitMqVhost(name, $"amqp://{(uri.UserInfo.Length > 0 ? uri.UserInfo : "guest:guest")}@{Endpoint(uri)}/{name}");
         try
         {
             await sweep;
-            await CtlAsync(ctl, "set_permissions", "-p", name, user, ".*", ".*", ".*");
+            await CtlAsync("set_permissions", "-p", name, user, ".*", ".*", ".*");
         }
         catch (InvalidOperationException)
         {
@@ -87,21 +85,21 @@ public sealed class RabbitMqVhost : IAsyncDisposable
         if (Interlocked.Exchange(ref _deleted, 1) == 1) return;
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         foreach (var signal in _signals) signal.Dispose();
-        await CtlAsync(_ctl, "delete_vhost", Name);
+        await CtlAsync("delete_vhost", Name);
     }
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
         if (Interlocked.Exchange(ref _deleted, 1) == 1) return;
-        try { CtlAsync(_ctl, "delete_vhost", Name).Wait(TimeSpan.FromSeconds(10)); }
+        try { CtlAsync("delete_vhost", Name).Wait(TimeSpan.FromSeconds(10)); }
         catch (AggregateException) { /* exiting anyway; the next run sweeps it */ }
     }
 
     /// <summary>Deletes the vhosts of bench runs that are no longer running. Best effort: a leftover vhost is empty and harmless.</summary>
-    private static async Task SweepLeftoversAsync(string ctl)
+    private static async Task SweepLeftoversAsync()
     {
         string[] vhosts;
-        try { vhosts = (await CtlAsync(ctl, "list_vhosts", "--no-table-headers", "name")).Split('\n', StringSplitOptions.TrimEntries); }
+        try { vhosts = (await CtlAsync("list_vhosts", "--no-table-headers", "name")).Split('\n', StringSplitOptions.TrimEntries); }
         catch (InvalidOperationException e)
         {
             Console.Error.WriteLine($"  warning: leftover bench vhosts not looked for: {e.Message}");
@@ -111,7 +109,7 @@ public sealed class RabbitMqVhost : IAsyncDisposable
         {
             var pid = vhost[Prefix.Length..].Split('-')[0];
             if (int.TryParse(pid, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && IsBenchAlive(id)) continue;
-            try { await CtlAsync(ctl, "delete_vhost", vhost); }
+            try { await CtlAsync("delete_vhost", vhost); }
             catch (InvalidOperationException) { /* another run swept it first */ }
         }
     }
@@ -143,37 +141,6 @@ public sealed class RabbitMqVhost : IAsyncDisposable
         }
     }
 
-    private static string? FindCtl() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/sbin", "/usr/lib/rabbitmq/bin"])
-            .Select(dir => Path.Combine(dir, "rabbitmqctl")).FirstOrDefault(File.Exists);
-
-    private static async Task<string> CtlAsync(string ctl, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(ctl)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("-q");
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', arguments)} did not finish within 60 s.");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException(
-                $"rabbitmqctl {string.Join(' ', arguments)} failed ({process.ExitCode}): {(await error).Trim()} {(await output).Trim()}");
-        return await output;
-    }
+    private static Task<string> CtlAsync(params string[] arguments) =>
+        RabbitMqCtl.RunAsync(TimeSpan.FromSeconds(60), "The bench's RabbitMQ variant needs this machine's broker (bash scripts/services.sh).", arguments);
 }

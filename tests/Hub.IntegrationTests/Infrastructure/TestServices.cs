@@ -80,14 +80,7 @@ public static class TestServices
     /// <summary>A database number other than 0 (the one everything else on the machine uses by default).</summary>
     public static int PickRedisDatabase() => Random.Shared.Next(1, 16);
 
-    public static string? RabbitMqCtl { get; } = FindRabbitMqCtl();
-
-    private static string? FindRabbitMqCtl()
-    {
-        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/sbin", "/usr/lib/rabbitmq/bin"]);
-        return path.Select(dir => Path.Combine(dir, "rabbitmqctl")).FirstOrDefault(File.Exists);
-    }
+    public static string? RabbitMqCtl => Hub.TestSupport.RabbitMqCtl.Path;
 
     /// <summary>A fresh virtual host that guest may use fully, so that this class's queues and exchanges are its own.</summary>
     public static async Task<string> CreateVhostAsync()
@@ -133,33 +126,6 @@ public static class TestServices
         }
     }
 
-    public static async Task<string> RabbitMqCtlAsync(params string[] arguments)
-    {
-        var ctl = RabbitMqCtl ?? throw new InvalidOperationException($"rabbitmqctl is not installed. {Hint}");
-        var start = new ProcessStartInfo(ctl)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("-q");
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', arguments)} did not finish within 90 s. {Hint}");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException(
-                $"rabbitmqctl {string.Join(' ', arguments)} failed ({process.ExitCode}): {(await error).Trim()} {(await output).Trim()}. {Hint}");
-        return await output;
-    }
+    public static Task<string> RabbitMqCtlAsync(params string[] arguments) =>
+        Hub.TestSupport.RabbitMqCtl.RunAsync(TimeSpan.FromSeconds(90), Hint, arguments);
 }
