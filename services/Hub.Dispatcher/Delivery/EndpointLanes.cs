@@ -95,24 +95,29 @@ public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, Ti
     {
         var next = new Next([], []);
         var now = clock.GetTimestamp();
-        IEnumerable<Lane> lanes = first is null ? _lanes.Values : _lanes.Values.Where(l => l != first).Prepend(first);
-        foreach (var lane in lanes)
+        if (first is not null) TakeFrom(first, next, now);
+        foreach (var lane in _lanes.Values)
         {
             if (_sending >= slots) break;
-            while (_sending < slots && lane.Sending < endpointSlots && lane.Waiting.TryDequeue(out var waiting))
-            {
-                // Sent later, the try might outlive its claim, and another dispatcher could send it too.
-                if (clock.GetElapsedTime(waiting.ClaimedAt, now) > maxWait)
-                {
-                    _held--;
-                    next.GiveBack.Add(waiting.Work.Delivery.Id);
-                    continue;
-                }
-                lane.Sending++;
-                _sending++;
-                next.Send.Add(waiting.Work);
-            }
+            if (lane != first) TakeFrom(lane, next, now);
         }
         return next;
+    }
+
+    private void TakeFrom(Lane lane, Next next, long now)
+    {
+        while (_sending < slots && lane.Sending < endpointSlots && lane.Waiting.TryDequeue(out var waiting))
+        {
+            // Sent later, the try might outlive its claim, and another dispatcher could send it too.
+            if (clock.GetElapsedTime(waiting.ClaimedAt, now) > maxWait)
+            {
+                _held--;
+                next.GiveBack.Add(waiting.Work.Delivery.Id);
+                continue;
+            }
+            lane.Sending++;
+            _sending++;
+            next.Send.Add(waiting.Work);
+        }
     }
 }
