@@ -66,6 +66,8 @@ public static class ConversationsApi
                 INSERT INTO conversations (id, bot_id, user_id, status, metadata, last_sequence, created_at, updated_at)
                 VALUES (@Id, @BotId, @UserId, @Status, @Metadata, 0, @CreatedAt, @UpdatedAt)
                 """, conversation, tx);
+            if (db.Dialect.StampPosition("conversations", "@Id") is { } stamp)
+                await c.ExecuteAsync(stamp, new { conversation.Id }, tx);
             return await WebhookOutbox.EnqueueAsync(c, tx, botId, WebhookOutbox.Types.ConversationCreated,
                 ConversationView.Of(conversation), now, conversation.Id);
         });
@@ -85,23 +87,27 @@ public static class ConversationsApi
         if (botId is not null && !user.MaySee(botId)) return HubProblem.Forbidden("These credentials may not read that bot's conversations.");
         var scope = botId is null ? user.AgentScope() : null;
 
+        // Paged by a position that increases in commit order (SQLite: seq; SQL Server: the insert's rowversion,
+        // read below MIN_ACTIVE_ROWVERSION()): a conversation created while a CRM pages is never passed over.
         await using var c = await db.OpenAsync();
-        var rows = (await c.QueryAsync<ConversationRecord>(
+        var rows = (await c.QueryAsync<ConversationRecord, long, (ConversationRecord Row, long Position)>(
             $"""
-            SELECT * FROM conversations
-            WHERE seq > @after
+            {db.Dialect.PositionBound}
+            SELECT *, {db.Dialect.Position("conversations")} FROM conversations
+            WHERE {db.Dialect.AfterPosition("conversations", "@after")}
               AND (@botId IS NULL OR bot_id = @botId)
               AND (@status IS NULL OR status = @status)
               AND (@updatedAfter IS NULL OR updated_at > @updatedAfter)
               {(scope is null ? "" : "AND bot_id IN @scope")}
-            ORDER BY seq {db.Dialect.LimitClause}
+            ORDER BY {db.Dialect.PositionOrder("conversations")} {db.Dialect.LimitClause}
             """,
-            new { after, botId, status, updatedAfter, scope, limit = take + 1 })).ToList();
+            (row, position) => (row, position),
+            new { after, botId, status, updatedAfter, scope, limit = take + 1 }, splitOn: "position")).ToList();
         var hasMore = rows.Count > take;
         var page = rows.Take(take).ToList();
         return TypedResults.Ok(new ListResult<ConversationView>(
-            page.Select(ConversationView.Of).ToList(),
-            hasMore ? Cursor.Encode("conv", page[^1].Seq) : null,
+            page.Select(r => ConversationView.Of(r.Row)).ToList(),
+            hasMore ? Cursor.Encode("conv", page[^1].Position) : null,
             hasMore));
     }
 

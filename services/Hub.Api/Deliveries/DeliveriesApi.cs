@@ -32,7 +32,7 @@ public static class DeliveriesApi
 {
     private sealed class Row
     {
-        public long Seq { get; init; }
+        public long Position { get; init; }
         public string Id { get; init; } = "";
         public string BotId { get; init; } = "";
         public string EventType { get; init; } = "";
@@ -93,20 +93,22 @@ public static class DeliveriesApi
         var scope = user.AgentScope();
         var scopeFilter = scope is null ? "" : "AND bot_id IN @scope";
 
+        // Commit order, as the conversations list (see there).
         await using var c = await db.OpenAsync();
         var rows = (await c.QueryAsync<Row>(
             $"""
-            SELECT * FROM deliveries
-            WHERE seq > @after AND (@botId IS NULL OR bot_id = @botId) AND (@status IS NULL OR status = @status)
+            {db.Dialect.PositionBound}
+            SELECT *, {db.Dialect.Position("deliveries")} FROM deliveries
+            WHERE {db.Dialect.AfterPosition("deliveries", "@after")} AND (@botId IS NULL OR bot_id = @botId) AND (@status IS NULL OR status = @status)
               AND (@event_type IS NULL OR event_type = @event_type)
               AND (@conversation_id IS NULL OR conversation_id = @conversation_id)
               AND (@message_id IS NULL OR message_id = @message_id) {scopeFilter}
-            ORDER BY seq {db.Dialect.LimitClause}
+            ORDER BY {db.Dialect.PositionOrder("deliveries")} {db.Dialect.LimitClause}
             """, new { after, botId, status, event_type, conversation_id, message_id, scope, limit = take + 1 })).ToList();
         var hasMore = rows.Count > take;
         var page = rows.Take(take).ToList();
         return TypedResults.Ok(new ListResult<DeliveryView>(page.Select(r => r.View()).ToList(),
-            hasMore ? Cursor.Encode("dlv", page[^1].Seq) : null, hasMore));
+            hasMore ? Cursor.Encode("dlv", page[^1].Position) : null, hasMore));
     }
 
     internal static async Task<Results<Ok<DeliveryView>, ProblemHttpResult>> Get(string id, ClaimsPrincipal user, HubDb db)

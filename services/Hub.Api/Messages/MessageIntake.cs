@@ -45,7 +45,8 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
             }
             catch (System.Data.Common.DbException e) when (attempt == 0 && idempotencyKey is not null && db.Dialect.IsUniqueViolation(e))
             {
-                // Two requests raced with one key: the second attempt finds the winner's record.
+                // Two requests raced with one key: the second attempt finds the winner's record. (Deadlocks and
+                // other transient failures are retried inside InTransactionAsync; a unique violation is not one.)
             }
         }
     }
@@ -53,6 +54,8 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
     private async Task<Outcome> AcceptAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx,
         ClaimsPrincipal user, string conversationId, string content, string mode, string? idempotencyKey, string requestHash)
     {
+        // The conversation's row lock queues the intakes of one conversation (and its sequence, which
+        // MessageWriter's UPDATE then takes under the same lock).
         var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
             $"SELECT * FROM {db.Dialect.LockedTable("conversations")} WHERE id = @conversationId", new { conversationId }, tx);
         if (conversation is null || !user.MaySee(conversation.BotId)) return new NoConversation();
@@ -60,8 +63,15 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (idempotencyKey is not null)
         {
+            // Locked, key range included when there is no row yet: of two requests racing with a new key (on two
+            // conversations of the bot; on one, the conversation's lock already queued them) the second waits here
+            // for the first to commit and then replays its message. Should they still collide (SQLite across
+            // processes), the unique key fails the second and AcceptAsync runs it again.
             var earlier = await c.QuerySingleOrDefaultAsync<(string RequestHash, string MessageId, long CreatedAt)?>(
-                "SELECT request_hash, message_id, created_at FROM idempotency_keys WHERE bot_id = @BotId AND idem_key = @idempotencyKey",
+                $"""
+                SELECT request_hash, message_id, created_at FROM {db.Dialect.LockedTable("idempotency_keys")}
+                WHERE bot_id = @BotId AND {db.Dialect.IdempotencyKeyEquals("@idempotencyKey")}
+                """,
                 new { conversation.BotId, idempotencyKey }, tx);
             if (earlier is { } e && now - e.CreatedAt < IdempotencyWindow.TotalMilliseconds)
             {
@@ -70,7 +80,7 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
                 return new Accepted(message, conversation, Replayed: true);
             }
             if (earlier is not null)
-                await c.ExecuteAsync("DELETE FROM idempotency_keys WHERE bot_id = @BotId AND idem_key = @idempotencyKey",
+                await c.ExecuteAsync($"DELETE FROM idempotency_keys WHERE bot_id = @BotId AND {db.Dialect.IdempotencyKeyEquals("@idempotencyKey")}",
                     new { conversation.BotId, idempotencyKey }, tx);
         }
         if (conversation.Status == ConversationStatus.Closed) return new ConversationClosed();

@@ -50,9 +50,10 @@ public static class UsageApi
 
         await using var c = await db.OpenAsync();
         var rows = (await c.QueryAsync<Row>(
-            """
-            SELECT created_at / 86400000 AS day, COUNT(*) AS replies,
-                   SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+            // 64-bit sums: SQL Server sums INT as INT, which overflows past 2^31 tokens.
+            $"""
+            SELECT created_at / 86400000 AS day, {db.Dialect.CountRows} AS replies,
+                   SUM(CAST(prompt_tokens AS BIGINT)) AS prompt_tokens, SUM(CAST(completion_tokens AS BIGINT)) AS completion_tokens,
                    SUM(input_credits) AS input_credits, SUM(output_credits) AS output_credits
             FROM messages
             WHERE sender = 'ai' AND created_at >= @start AND created_at < @end AND (@botId IS NULL OR bot_id = @botId)

@@ -1,8 +1,9 @@
-using System.Data;
 using System.Data.Common;
 using Dapper;
 using Hub.Core.Hosting;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace Hub.Core.Data;
 
@@ -19,13 +20,37 @@ namespace Hub.Core.Data;
 /// would make the pool grow to one connection per waiter, each with its own page cache and prepared
 /// statements in native memory (5,000 streams closing at once left 500 MB of SQLite memory behind).
 /// SQL Server locks rows itself, so there is no gate.
+/// <para>
+/// A write that the store rolled back for a reason of its own (SQL Server's deadlock victim, a lock timeout,
+/// a dropped connection; SQLite busy past its timeout) runs again from its first statement, a few times
+/// with jittered backoff, instead of surfacing as a 500. That is why a transaction's delegate is SQL only:
+/// it may run more than once, and only its last run commits.
+/// </para>
 /// </remarks>
-public sealed class HubDb(IOptions<HubOptions> options)
+public sealed class HubDb(IOptions<HubOptions> options, SqlDialect dialect)
 {
+    public HubDb(IOptions<HubOptions> options) : this(options, SqlDialect.For(options.Value.Database)) { }
+
     private readonly string _connectionString = options.Value.ConnectionString;
     private readonly SemaphoreSlim? _writeGate = options.Value.Database == "sqlite" ? new(1, 1) : null;
 
-    public SqlDialect Dialect { get; } = SqlDialect.For(options.Value.Database);
+    public SqlDialect Dialect { get; } = dialect;
+
+    public string ConnectionString => _connectionString;
+
+    /// <summary>How many times a write runs at most when the store keeps rolling it back.</summary>
+    public const int WriteAttempts = 4;
+
+    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(dialect.IsTransient),
+            MaxRetryAttempts = WriteAttempts - 1,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(20),
+        })
+        .Build();
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct = default)
     {
@@ -43,27 +68,35 @@ public sealed class HubDb(IOptions<HubOptions> options)
         }
     }
 
-    public Task EnsureDatabaseAsync(CancellationToken ct) => Dialect.EnsureDatabaseAsync(_connectionString, ct);
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction (SQLite: BEGIN IMMEDIATE; SQL Server: READ COMMITTED)
+    /// and commits it; runs it again, whole, after a transient failure (see the remarks on the class).
+    /// </summary>
+    /// <remarks>
+    /// Keep <paramref name="work"/> to SQL: it may run more than once, and on SQLite every other writer in the
+    /// process waits for it. Anything else (publishing, notifying) belongs after this returns.
+    /// </remarks>
+    public Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) =>
+        _retry.ExecuteAsync(static async (state, ct) =>
+        {
+            var (db, work) = state;
+            using var turn = await db.WriteTurnAsync(ct);
+            await using var connection = await db.OpenAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(db.Dialect.WriteIsolation, ct);
+            var result = await work(connection, transaction);
+            await transaction.CommitAsync(ct);
+            return result;
+        }, (this, work), ct).AsTask();
 
-    /// <summary>Runs <paramref name="work"/> in a write transaction (SQLite: BEGIN IMMEDIATE) and commits it.</summary>
-    /// <remarks>Keep <paramref name="work"/> to SQL: on SQLite every other writer in the process waits for it.</remarks>
-    public async Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default)
-    {
-        using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
-        var result = await work(connection, transaction);
-        await transaction.CommitAsync(ct);
-        return result;
-    }
-
-    /// <summary>One write statement on its own (its own implicit transaction); returns the rows affected.</summary>
-    public async Task<int> ExecuteAsync(string sql, object? parameters = null, CancellationToken ct = default)
-    {
-        using var turn = await WriteTurnAsync(ct);
-        await using var connection = await OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: ct));
-    }
+    /// <summary>One write statement on its own (its own implicit transaction); returns the rows affected. Retried as above.</summary>
+    public Task<int> ExecuteAsync(string sql, object? parameters = null, CancellationToken ct = default) =>
+        _retry.ExecuteAsync(static async (state, ct) =>
+        {
+            var (db, sql, parameters) = state;
+            using var turn = await db.WriteTurnAsync(ct);
+            await using var connection = await db.OpenAsync(ct);
+            return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: ct));
+        }, (this, sql, parameters), ct).AsTask();
 
     private async ValueTask<WriteTurn> WriteTurnAsync(CancellationToken ct)
     {

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Reflection;
 using Dapper;
 using Microsoft.Extensions.Hosting;
@@ -15,24 +14,23 @@ public sealed class Migrator(HubDb db, ILogger<Migrator> logger)
 {
     public async Task MigrateAsync(CancellationToken ct = default)
     {
-        await db.EnsureDatabaseAsync(ct);
+        await db.Dialect.EnsureDatabaseAsync(db.ConnectionString, logger, ct);
         await using (var connection = await db.OpenAsync(ct))
         {
-            if (db.Dialect is SqliteDialect)
-                await connection.ExecuteAsync("PRAGMA journal_mode=WAL;");
-            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
+            if (db.Dialect.PrepareDatabase is { } prepare)
+                await connection.ExecuteAsync(prepare);
+            await using var transaction = await connection.BeginTransactionAsync(db.Dialect.WriteIsolation, ct);
             await db.Dialect.LockMigrationsAsync(connection, transaction, ct);
-            await connection.ExecuteAsync(db.Dialect is SqliteDialect
-                ? "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);"
-                : "IF OBJECT_ID('schema_migrations') IS NULL CREATE TABLE schema_migrations (version INT PRIMARY KEY, name NVARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL);",
-                transaction: transaction);
+            await connection.ExecuteAsync(db.Dialect.CreateMigrationsTable, transaction: transaction);
             await transaction.CommitAsync(ct);
         }
 
         foreach (var (version, name, sql) in Scripts(db.Dialect.Name))
         {
             await using var connection = await db.OpenAsync(ct);
-            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
+            // The application lock (SQL Server) or the write lock (SQLite) serialises migrating processes; the
+            // locked read keeps a second one from applying a script the first has just recorded.
+            await using var transaction = await connection.BeginTransactionAsync(db.Dialect.WriteIsolation, ct);
             await db.Dialect.LockMigrationsAsync(connection, transaction, ct);
             var applied = await connection.ExecuteScalarAsync<int>(
                 $"SELECT COUNT(*) FROM {db.Dialect.LockedTable("schema_migrations")} WHERE version = @version",

@@ -21,7 +21,7 @@ public sealed class SqliteCheckpointer(HubDb db, ILogger<SqliteCheckpointer> log
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (db.Dialect is not SqliteDialect) return;
+        if (db.Dialect.Name != "sqlite") return;
         using var timer = new PeriodicTimer(Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

@@ -14,6 +14,9 @@ public static class MessageWriter
     /// <param name="message">Everything but <see cref="MessageRecord.Sequence"/>, which is assigned here.</param>
     public static async Task<MessageRecord> AppendAsync(DbConnection c, DbTransaction tx, SqlDialect dialect, MessageRecord message)
     {
+        // One locking UPDATE reads and bumps the counter: the conversation row stays locked until commit, so the
+        // next writer of this conversation gets the next number only after this one committed. Per conversation,
+        // sequence order is commit order, and the messages cursor (sequence) never skips.
         var sequence = await c.QuerySingleAsync<long>(
             dialect.UpdateReturning("conversations", "last_sequence = last_sequence + 1, updated_at = @CreatedAt",
                 "id = @ConversationId", "last_sequence"),

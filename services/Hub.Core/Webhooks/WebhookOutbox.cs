@@ -63,6 +63,8 @@ public static class WebhookOutbox
             VALUES (@id, @botId, @type, @conversationId, @messageId, @payload, 'pending', 0, @now, @now, @now)
             """,
             new { id, botId, type, conversationId, messageId, payload, now }, transaction);
+        if (Data.SqlDialect.Of(connection).StampPosition("deliveries", "@id") is { } stamp)
+            await connection.ExecuteAsync(stamp, new { id }, transaction);
         return id;
     }
 

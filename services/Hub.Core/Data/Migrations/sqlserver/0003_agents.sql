@@ -1,5 +1,5 @@
 CREATE TABLE agents (
-    id             NVARCHAR(64) NOT NULL PRIMARY KEY,
+    id             NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY,
     email          NVARCHAR(320) NOT NULL UNIQUE,
     name           NVARCHAR(200) NOT NULL,
     password_hash  NVARCHAR(500) NOT NULL,
@@ -10,8 +10,8 @@ CREATE TABLE agents (
 );
 
 CREATE TABLE agent_sessions (
-    token_hash  NVARCHAR(64) NOT NULL PRIMARY KEY,
-    agent_id    NVARCHAR(64) NOT NULL,
+    token_hash  NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY,
+    agent_id    NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL
 );
