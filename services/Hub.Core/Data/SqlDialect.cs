@@ -104,6 +104,9 @@ public abstract class SqlDialect
     /// <summary>Run once per start-up on a connection of its own, before the migrations (not in a transaction).</summary>
     public virtual string? PrepareDatabase => null;
 
+    /// <summary>Copies the write-ahead log into the database (SQLite's <see cref="SqliteCheckpointer"/>); null where there is none to copy.</summary>
+    public virtual string? Checkpoint => null;
+
     /// <summary>Creates <c>schema_migrations</c> if it is missing.</summary>
     public abstract string CreateMigrationsTable { get; }
 
@@ -154,6 +157,9 @@ public sealed class SqliteDialect : SqlDialect
     public override string? StampPosition(string table, string idParameter) => null;
 
     public override string PrepareDatabase => "PRAGMA journal_mode=WAL;";
+
+    // PASSIVE: copies what it can without waiting for (or blocking) any writer.
+    public override string Checkpoint => "PRAGMA wal_checkpoint(PASSIVE);";
 
     public override string CreateMigrationsTable =>
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);";

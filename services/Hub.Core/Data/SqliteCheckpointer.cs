@@ -21,7 +21,7 @@ public sealed class SqliteCheckpointer(HubDb db, ILogger<SqliteCheckpointer> log
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (db.Dialect.Name != "sqlite") return;
+        if (db.Dialect.Checkpoint is null) return;
         using var timer = new PeriodicTimer(Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
@@ -42,7 +42,7 @@ public sealed class SqliteCheckpointer(HubDb db, ILogger<SqliteCheckpointer> log
     {
         await using var connection = await db.OpenAsync(ct);
         var (_, log, checkpointed) = await connection.QuerySingleAsync<(long Busy, long Log, long Checkpointed)>(
-            new CommandDefinition("PRAGMA wal_checkpoint(PASSIVE);", cancellationToken: ct));
+            new CommandDefinition(db.Dialect.Checkpoint!, cancellationToken: ct));
         return (log, checkpointed);
     }
 }
