@@ -33,6 +33,7 @@ public static class Rows
             VALUES (@id, @botId, 'u-42', @status, 0, 0, 0)
             """,
             new { id, botId, status });
+        if (db.Dialect.StampPosition("conversations", "@id") is { } stamp) await c.ExecuteAsync(stamp, new { id });
         return id;
     }
 
