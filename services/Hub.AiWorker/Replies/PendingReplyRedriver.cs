@@ -88,6 +88,9 @@ public sealed class PendingReplyRedriver(
         var published = 0;
         foreach (var message in due)
         {
+            // The claim is this one UPDATE, compare-and-set on redrive_at: its WHERE is checked under the row's
+            // update lock (SQL Server takes it for the statement's own target, READ_COMMITTED_SNAPSHOT or not),
+            // so the unlocked read above needs no lock hint.
             // Moving redrive_at first means two sweepers never publish the same message for one tick. A
             // 'working' message is due only because its worker's lease ran out (or, at start-up with the
             // in-memory bus, its worker died with the last process): it goes back to 'pending' so that the

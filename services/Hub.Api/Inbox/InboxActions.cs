@@ -108,6 +108,7 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
         var deliveries = new List<string?>();
         var outcome = await db.InTransactionAsync(async (c, tx) =>
         {
+            deliveries.Clear(); // a run the store rolled back and HubDb ran again leaves no delivery behind
             var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
                 $"SELECT * FROM {db.Dialect.LockedTable("conversations")} WHERE id = @conversationId", new { conversationId }, tx);
             if (conversation is null || !agent.MaySee(conversation.BotId)) return NotFound;

@@ -73,6 +73,7 @@ public sealed class DeliveryStore(HubDb db, TimeProvider clock)
         {
             var now = Now;
             // The WHERE is checked again here, row by row: another dispatcher may have taken some since the read.
+            // The UPDATE locks each row it changes before it checks it, so no hint is needed on the read above.
             var claimed = (await c.QueryAsync<DeliveryRecord>(new CommandDefinition(
                 db.Dialect.UpdateReturning("deliveries", "locked_until = @until",
                     "id IN @picked AND status = 'pending' AND next_attempt_at <= @now AND (locked_until IS NULL OR locked_until <= @now)",
