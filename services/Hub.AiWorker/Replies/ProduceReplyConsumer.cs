@@ -43,9 +43,18 @@ public sealed class ProduceReplyConsumer(
                 {
                     await AnswerAsync(context, claimed, ct);
                 }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                catch (Exception e) when (e is OperationCanceledException && ct.IsCancellationRequested || TransientErrors.IsTransient(e))
                 {
-                    await store.ReleaseAsync(claimed.Message.Id);
+                    // Give the claim back so the bus's retry (or another worker) takes the message at once, not
+                    // after the lease. If the store is still away, the lease frees it later.
+                    try
+                    {
+                        await store.ReleaseAsync(claimed.Message.Id);
+                    }
+                    catch (Exception release) when (TransientErrors.IsTransient(release))
+                    {
+                        logger.LogWarning(release, "Claim on {MessageId} not given back; its lease will free it", claimed.Message.Id);
+                    }
                     throw;
                 }
                 return;

@@ -1,3 +1,5 @@
+using Hub.Dispatcher.Security;
+
 namespace Hub.Api.Bots;
 
 /// <summary>Field rules for bot input, shared by create and update.</summary>
@@ -10,8 +12,9 @@ public static class BotValidation
         "conversation.assigned", "conversation.handed_back", "conversation.closed",
     ];
 
-    /// <param name="allowPrivateWebhooks"><c>HUB_WEBHOOK_ALLOW_PRIVATE</c>: without it a URL naming a non-public IP is refused
-    /// here already (names are checked again on every connect, where DNS answers are known).</param>
+    /// <param name="allowPrivateWebhooks"><c>HUB_WEBHOOK_ALLOW_PRIVATE</c>: without it a URL naming a non-public host
+    /// (<c>localhost</c> or a non-public IP, however spelled: see <see cref="OutboundUrl"/>) is refused here already
+    /// (names are checked again on every connect, where DNS answers are known).</param>
     public static Dictionary<string, string[]> Check(BotInput input, bool creating, bool allowPrivateWebhooks = false)
     {
         var errors = new Dictionary<string, string[]>();
@@ -39,10 +42,8 @@ public static class BotValidation
 
         if (input.Webhook is { } webhook)
         {
-            if (webhook.Url is { Length: > 0 } url && !IsHttpUrl(url))
-                Add("webhook.url", "webhook.url must be an absolute http or https URL.");
-            else if (webhook.Url is { Length: > 0 } literal && !allowPrivateWebhooks && NamesNonPublicAddress(literal))
-                Add("webhook.url", "webhook.url points at a loopback, private or otherwise non-public address (set HUB_WEBHOOK_ALLOW_PRIVATE=true to allow it).");
+            if (webhook.Url is { Length: > 0 } url && OutboundUrl.Message("webhook.url", url, allowPrivateWebhooks) is { } problem)
+                Add("webhook.url", problem);
             if (webhook.Events is { } events && events.FirstOrDefault(e => !EventTypes.Contains(e)) is { } unknown)
                 Add("webhook.events", $"unknown event type '{unknown}'.");
             if (webhook.Status is not null and not ("enabled" or "disabled"))
@@ -50,17 +51,4 @@ public static class BotValidation
         }
         return errors;
     }
-
-    private static bool NamesNonPublicAddress(string url)
-    {
-        var host = new Uri(url).Host.Trim('[', ']');
-        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)) return true;
-        return System.Net.IPAddress.TryParse(host, out var address) && !Hub.Dispatcher.Security.PublicAddress.IsPublic(address);
-    }
-
-    private static bool IsHttpUrl(string url) =>
-        url.Length <= 2048
-        && Uri.TryCreate(url, UriKind.Absolute, out var uri)
-        && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
-        && !string.IsNullOrEmpty(uri.Host);
 }

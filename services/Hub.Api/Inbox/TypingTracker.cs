@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
 using Dapper;
 using Hub.Api.Auth;
@@ -13,32 +12,74 @@ namespace Hub.Api.Inbox;
 /// within <see cref="Expiry"/> the tracker announces it inactive. Announcements go over the bus so agents
 /// on other API processes see them too.
 /// </summary>
-public sealed class TypingTracker(IBus bus, HubDb db, ILogger<TypingTracker> logger)
+/// <remarks>
+/// One entry and one timer per agent typing in a conversation: a further signal moves the timer, it does not
+/// make another one. The timer is disposed when the entry goes (expired or stopped), so what is kept is what is
+/// typing now, however many signals came before.
+/// </remarks>
+public sealed class TypingTracker(IBus bus, HubDb db, TimeProvider clock, ILogger<TypingTracker> logger)
 {
     public static readonly TimeSpan Expiry = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<(string Conversation, string Agent), CancellationTokenSource> _active = new();
+
+    private readonly Dictionary<(string Conversation, string Agent), Typing> _active = new();
+    private readonly Lock _lock = new();
+
+    private sealed class Typing(string conversationId, string botId, ClaimsPrincipal agent)
+    {
+        public readonly string ConversationId = conversationId;
+        public readonly string BotId = botId;
+        public readonly ClaimsPrincipal Agent = agent;
+        public ITimer? Timer;
+        /// <summary>Expiry moved by a signal that raced the timer firing: the timer's callback leaves this entry alone.</summary>
+        public long Deadline;
+    }
+
+    /// <summary>Agents shown as typing now, one per conversation they type in.</summary>
+    public int Active
+    {
+        get { lock (_lock) return _active.Count; }
+    }
 
     public async Task SignalAsync(ClaimsPrincipal agent, string conversationId)
     {
         var botId = await BotOfAsync(agent, conversationId);
         if (botId is null) return;
         var key = (conversationId, agent.AgentId()!);
-        var expiry = new CancellationTokenSource();
-        _active.AddOrUpdate(key, expiry, (_, old) => { old.Cancel(); return expiry; });
-        await PublishAsync(conversationId, botId, agent, active: true);
-
-        _ = Task.Delay(Expiry, expiry.Token).ContinueWith(async t =>
+        lock (_lock)
         {
-            if (t.IsCanceled || !_active.TryRemove(new KeyValuePair<(string, string), CancellationTokenSource>(key, expiry))) return;
-            await PublishAsync(conversationId, botId, agent, active: false);
-        }, TaskScheduler.Default);
+            if (!_active.TryGetValue(key, out var typing))
+            {
+                _active[key] = typing = new Typing(conversationId, botId, agent);
+                typing.Timer = clock.CreateTimer(Expire, (key, typing), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
+            typing.Deadline = clock.GetTimestamp() + (long)(Expiry.TotalSeconds * clock.TimestampFrequency);
+            typing.Timer!.Change(Expiry, Timeout.InfiniteTimeSpan);
+        }
+        await PublishAsync(conversationId, botId, agent, active: true);
     }
 
     public async Task StopAsync(ClaimsPrincipal agent, string conversationId)
     {
-        if (!_active.TryRemove((conversationId, agent.AgentId()!), out var expiry)) return;
-        expiry.Cancel();
+        Typing? typing;
+        lock (_lock)
+        {
+            if (!_active.Remove((conversationId, agent.AgentId()!), out typing)) return;
+            typing.Timer!.Dispose();
+        }
         if (await BotOfAsync(agent, conversationId) is { } botId) await PublishAsync(conversationId, botId, agent, active: false);
+    }
+
+    private void Expire(object? state)
+    {
+        var (key, typing) = ((ValueTuple<string, string>, Typing))state!;
+        lock (_lock)
+        {
+            if (clock.GetTimestamp() < typing.Deadline) return;
+            if (!_active.TryGetValue(key, out var current) || current != typing) return;
+            _active.Remove(key);
+            typing.Timer!.Dispose();
+        }
+        _ = PublishAsync(typing.ConversationId, typing.BotId, typing.Agent, active: false);
     }
 
     private async Task<string?> BotOfAsync(ClaimsPrincipal agent, string conversationId)

@@ -10,6 +10,10 @@ public static class HubBusExtensions
 {
     private const string ConfiguratorsKey = "Hub.BusConfigurators";
 
+    /// <summary>How long a consumer waits before each retry of a transient failure: about 9 s in all.</summary>
+    public static readonly TimeSpan[] MessageRetryIntervals =
+        [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5)];
+
     /// <summary>A role adds its consumers here; <see cref="AddHubBus"/> applies them all to the one bus.</summary>
     public static IHostApplicationBuilder ConfigureHubBus(this IHostApplicationBuilder builder, Action<IBusRegistrationConfigurator> configure)
     {
@@ -28,6 +32,17 @@ public static class HubBusExtensions
         builder.Services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
+            // MassTransit 8.5 reports usage to usage-tracking.masstransit.io a few minutes after start unless told
+            // not to; a self-hosted hub makes no outbound call its README does not list.
+            x.DisableUsageTelemetry();
+            // A deadlock victim, a busy SQLite file or a Redis blip passes in moments: try the message again here
+            // rather than leave it to a lease (a reply's is 180 s) or a redelivery. Bugs and bad input fail again
+            // the same way, so only TransientErrors are retried.
+            x.AddConfigureEndpointsCallback((_, cfg) => cfg.UseMessageRetry(r =>
+            {
+                r.Intervals(MessageRetryIntervals);
+                r.Handle<Exception>(TransientErrors.IsTransient);
+            }));
             foreach (var configure in configurators) configure(x);
 
             if (options.UsesRabbitMq)

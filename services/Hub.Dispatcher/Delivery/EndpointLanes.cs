@@ -5,12 +5,18 @@ namespace Hub.Dispatcher.Delivery;
 /// <c>endpointSlots</c> at once per lane and <c>slots</c> in the process. A lane whose endpoint last answered
 /// quickly may hold <c>prefetch</c> times its concurrency (the extra waiting, claimed, ready to go); any other
 /// holds only what it sends. Bookkeeping only, under one lock: no I/O, so it is cheap to call from every
-/// finishing try.
+/// finishing try. A lane that has held nothing for <c>idleAfter</c> (default <see cref="DefaultIdleAfter"/>) is
+/// dropped, so memory follows the endpoints in use, not every endpoint ever served; all it forgets is whether
+/// its endpoint was fast, which the next quick answer teaches it again.
 /// </summary>
-public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, TimeSpan maxWait, TimeProvider clock)
+public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, TimeSpan maxWait, TimeProvider clock, TimeSpan? idleAfter = null)
 {
+    public static readonly TimeSpan DefaultIdleAfter = TimeSpan.FromMinutes(2);
+
     private readonly Dictionary<string, Lane> _lanes = new();
     private readonly Lock _lock = new();
+    private readonly TimeSpan _idleAfter = idleAfter ?? DefaultIdleAfter;
+    private long _lastSweep = clock.GetTimestamp();
     private int _sending;
     private int _held;
 
@@ -20,6 +26,8 @@ public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, Ti
         public int Sending;
         /// <summary>Until its endpoint has answered once quickly, a lane holds no more than it sends.</summary>
         public bool Fast;
+        /// <summary>When a delivery last came in or finished.</summary>
+        public long LastUsed;
         public int Held => Sending + Waiting.Count;
     }
 
@@ -30,6 +38,12 @@ public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, Ti
     public int Held => Volatile.Read(ref _held);
 
     public int Sending => Volatile.Read(ref _sending);
+
+    /// <summary>Lanes kept, idle ones not yet dropped included.</summary>
+    public int LaneCount
+    {
+        get { lock (_lock) return _lanes.Count; }
+    }
 
     /// <summary>The most deliveries all lanes together may hold.</summary>
     public int Capacity => slots * prefetch;
@@ -56,8 +70,10 @@ public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, Ti
             {
                 if (!_lanes.TryGetValue(work.Bot.Id, out var lane)) _lanes[work.Bot.Id] = lane = new Lane();
                 lane.Waiting.Enqueue((work, now));
+                lane.LastUsed = now;
                 _held++;
             }
+            DropIdleLanes(now);
             return Take(null);
         }
     }
@@ -68,10 +84,13 @@ public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, Ti
         lock (_lock)
         {
             var lane = _lanes[work.Bot.Id];
+            var now = clock.GetTimestamp();
             lane.Sending--;
             lane.Fast = fast;
+            lane.LastUsed = now;
             _sending--;
             _held--;
+            DropIdleLanes(now);
             return Take(lane);
         }
     }
@@ -86,6 +105,16 @@ public sealed class EndpointLanes(int slots, int endpointSlots, int prefetch, Ti
             _held -= waiting.Count;
             return waiting;
         }
+    }
+
+    /// <summary>At most once per idle period, forgets the lanes that held nothing all that time.</summary>
+    private void DropIdleLanes(long now)
+    {
+        if (clock.GetElapsedTime(_lastSweep, now) < _idleAfter) return;
+        _lastSweep = now;
+        // Removing while enumerating is allowed for Dictionary since .NET Core 3.0.
+        foreach (var (botId, lane) in _lanes)
+            if (lane.Held == 0 && clock.GetElapsedTime(lane.LastUsed, now) >= _idleAfter) _lanes.Remove(botId);
     }
 
     private int Room(Lane lane) => endpointSlots * (lane.Fast ? prefetch : 1) - lane.Held;

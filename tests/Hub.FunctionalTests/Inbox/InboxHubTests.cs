@@ -1,6 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Claims;
+using Hub.Api.Auth;
+using Hub.Api.Inbox;
+using Hub.Core.Data;
 using Hub.FunctionalTests.Infrastructure;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hub.FunctionalTests.Inbox;
 
@@ -244,6 +251,113 @@ public sealed class InboxTypingTests(InboxHubFixture fixture) : IClassFixture<In
         Assert.Equal("Ada", stopped.Arg.Str("from"));
         var events = b.Events.Where(e => e.Target == "typing").ToList();
         Assert.True(events.IndexOf(active) < events.IndexOf(stopped), "active, then inactive");
+    }
+
+    [Fact]
+    public async Task Many_typing_signals_keep_one_timer_per_typing_agent_and_none_once_they_expire_or_stop()
+    {
+        var bot = await _hub.CreateInboxBotAsync();
+        var conversations = new List<string>();
+        for (var i = 0; i < 5; i++) conversations.Add(await bot.NewConversationAsync());
+        var clock = new ManualClock();
+        var tracker = new TypingTracker(_hub.Services.GetRequiredService<IBus>(), _hub.Services.GetRequiredService<HubDb>(), clock,
+            NullLogger<TypingTracker>.Instance);
+        var ada = Agent("agt_ada");
+        var bob = Agent("agt_bob");
+
+        // A keystroke each: 100 signals per conversation from Ada, and Bob typing in the first one.
+        for (var i = 0; i < 100; i++)
+            foreach (var conversationId in conversations) await tracker.SignalAsync(ada, conversationId);
+        await tracker.SignalAsync(bob, conversations[0]);
+
+        Assert.Equal(6, tracker.Active);
+        Assert.Equal(6, clock.LiveTimers);
+        await tracker.StopAsync(bob, conversations[0]);
+        Assert.Equal((5, 5), (tracker.Active, clock.LiveTimers));
+
+        clock.Advance(TypingTracker.Expiry);
+
+        Assert.Equal((0, 0), (tracker.Active, clock.LiveTimers));
+        Assert.Equal(6, clock.CreatedTimers);
+    }
+
+    [Fact]
+    public async Task A_new_signal_moves_the_expiry()
+    {
+        var bot = await _hub.CreateInboxBotAsync();
+        var conversationId = await bot.NewConversationAsync();
+        var clock = new ManualClock();
+        var tracker = new TypingTracker(_hub.Services.GetRequiredService<IBus>(), _hub.Services.GetRequiredService<HubDb>(), clock,
+            NullLogger<TypingTracker>.Instance);
+        var ada = Agent("agt_ada");
+
+        await tracker.SignalAsync(ada, conversationId);
+        clock.Advance(TypingTracker.Expiry - TimeSpan.FromSeconds(1));
+        await tracker.SignalAsync(ada, conversationId);
+        clock.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(1, tracker.Active);
+        clock.Advance(TypingTracker.Expiry);
+        Assert.Equal(0, tracker.Active);
+    }
+
+    /// <summary>An agent allowed every bot, as the inbox hub sees one.</summary>
+    private static ClaimsPrincipal Agent(string id) => new(new ClaimsIdentity(
+        [new Claim(HubClaims.AgentIdClaim, id), new Claim(HubClaims.AgentNameClaim, id), new Claim(ClaimTypes.Role, HubClaims.AgentRole)], "test"));
+
+    /// <summary>Time the test moves by hand; counts the timers made and those not yet disposed.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private readonly List<ManualTimer> _timers = [];
+        private long _now;
+        public int CreatedTimers { get; private set; }
+        public int LiveTimers { get { lock (_timers) return _timers.Count; } }
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Read(ref _now);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = new ManualTimer(this, callback, state);
+            lock (_timers) { _timers.Add(timer); CreatedTimers++; }
+            timer.Change(dueTime, period);
+            return timer;
+        }
+
+        public void Advance(TimeSpan by)
+        {
+            var now = Interlocked.Add(ref _now, by.Ticks);
+            List<ManualTimer> due;
+            lock (_timers) due = _timers.Where(t => t.Due is { } d && d <= now).ToList();
+            foreach (var timer in due)
+            {
+                timer.Due = null;
+                timer.Callback(timer.State);
+            }
+        }
+
+        private sealed class ManualTimer(ManualClock clock, TimerCallback callback, object? state) : ITimer
+        {
+            public readonly TimerCallback Callback = callback;
+            public readonly object? State = state;
+            public long? Due;
+
+            public bool Change(TimeSpan dueTime, TimeSpan period)
+            {
+                Due = dueTime == Timeout.InfiniteTimeSpan ? null : clock.GetTimestamp() + dueTime.Ticks;
+                return true;
+            }
+
+            public void Dispose()
+            {
+                lock (clock._timers) clock._timers.Remove(this);
+            }
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return ValueTask.CompletedTask;
+            }
+        }
     }
 
     [Fact]

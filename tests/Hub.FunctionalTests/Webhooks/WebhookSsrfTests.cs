@@ -34,6 +34,14 @@ public sealed class WebhookSsrfTests(PublicOnlyHubFixture fixture) : IClassFixtu
     [InlineData("http://[fd00::1]/hook")]
     [InlineData("ftp://example.com/hook")]
     [InlineData("file:///etc/passwd")]
+    // The same hosts spelled another way: the root dot, IDN full stops (U+3002, U+FF0E, U+FF61), full-width letters.
+    [InlineData("http://localhost.:{port}/hook")]
+    [InlineData("http://127.0.0.1.:{port}/hook")]
+    [InlineData("http://127\u30020\u30020\u30021:{port}/hook")]
+    [InlineData("http://127\uFF0E0\uFF0E0\uFF0E1:{port}/hook")]
+    [InlineData("http://127\uFF610\uFF610\uFF611:{port}/hook")]
+    [InlineData("http://\uFF4C\uFF4F\uFF43\uFF41\uFF4C\uFF48\uFF4F\uFF53\uFF54:{port}/hook")]
+    [InlineData("http://10\u30020\u30020\u30025./hook")]
     public async Task Creating_a_bot_with_a_non_public_or_non_http_webhook_url_is_refused(string url)
     {
         using var admin = Hub.Admin();

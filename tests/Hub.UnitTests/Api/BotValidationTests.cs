@@ -118,6 +118,21 @@ public class BotValidationTests
     [InlineData("http://192.168.1.10/hook")]
     [InlineData("http://169.254.169.254/latest/meta-data")]
     [InlineData("http://[::1]/hook")]
+    // Other spellings of the same hosts: the root dot, IDN full stops and full-width letters, short IPv4 forms.
+    [InlineData("http://localhost.:8080/hook")]
+    [InlineData("http://LOCALHOST./hook")]
+    [InlineData("http://hooks.localhost./hook")]
+    [InlineData("http://127.0.0.1.:8080/hook")]
+    [InlineData("http://127\u30020\u30020\u30021:8080/hook")]
+    [InlineData("http://127\uFF0E0\uFF0E0\uFF0E1:8080/hook")]
+    [InlineData("http://127\uFF610\uFF610\uFF611:8080/hook")]
+    [InlineData("http://localhost\u3002:8080/hook")]
+    [InlineData("http://\uFF4C\uFF4F\uFF43\uFF41\uFF4C\uFF48\uFF4F\uFF53\uFF54:8080/hook")]
+    [InlineData("http://127.1/hook")]
+    [InlineData("http://0x7f.0.0.1/hook")]
+    [InlineData("http://2130706433/hook")]
+    [InlineData("http://[::ffff:127.0.0.1]/hook")]
+    [InlineData("http://10\u30021\u30022\u30023./hook")]
     public void A_webhook_url_naming_a_non_public_address_is_refused(string url)
     {
         var input = Valid with { Webhook = new WebhookInput(url, null, null) };
@@ -129,6 +144,9 @@ public class BotValidationTests
     [Theory]
     [InlineData("https://93.184.216.34/hook")]
     [InlineData("https://crm.example.com/hook")]
+    [InlineData("https://crm.example.com./hook")]
+    [InlineData("https://b\u00FCcher.example/hook")]
+    [InlineData("https://crm\u3002example\u3002com/hook")]
     public void A_webhook_url_naming_a_public_address_or_a_host_name_is_accepted(string url)
     {
         Assert.Empty(BotValidation.Check(Valid with { Webhook = new WebhookInput(url, null, null) }, creating: true));

@@ -96,6 +96,52 @@ public class EndpointLanesTests
         Assert.Equal(0, lanes.Held);
     }
 
+    [Fact]
+    public void Lanes_of_endpoints_idle_for_a_while_are_dropped_so_many_endpoints_do_not_grow_memory()
+    {
+        var lanes = Lanes(endpointSlots: 2);
+        for (var i = 0; i < 1_000; i++)
+        {
+            var work = Work($"bot_{i}");
+            lanes.Add([work]);
+            lanes.Finish(work, fast: true);
+        }
+        var busy = Works("bot_busy", 2);
+        lanes.Add(busy);
+        Assert.Equal(1_001, lanes.LaneCount);
+
+        _clock.Advance(EndpointLanes.DefaultIdleAfter);
+        lanes.Finish(busy[0], fast: true);
+
+        // Only the lane still sending is left, and its try still finishes.
+        Assert.Equal(1, lanes.LaneCount);
+        Assert.Equal((1, 1), (lanes.Sending, lanes.Held));
+        lanes.Finish(busy[1], fast: true);
+        Assert.Equal((0, 0), (lanes.Sending, lanes.Held));
+    }
+
+    [Fact]
+    public void A_lane_used_within_the_idle_period_is_kept_and_a_dropped_endpoint_starts_again_as_new()
+    {
+        var lanes = Lanes(endpointSlots: 2, prefetch: 4);
+        var a = Work("bot_a");
+        lanes.Add([a]);
+        lanes.Finish(a, fast: true);
+        Assert.Equal(2 * 4, lanes.RoomFor("bot_a"));
+
+        _clock.Advance(EndpointLanes.DefaultIdleAfter / 2);
+        var b = Work("bot_b");
+        lanes.Add([b]);
+        lanes.Finish(b, fast: true);
+        _clock.Advance(EndpointLanes.DefaultIdleAfter / 2);
+        lanes.Add(Works("bot_c", 1));
+
+        // bot_a sat idle a whole period and is gone; bot_b was used half a period ago and stays.
+        Assert.Equal(2, lanes.RoomFor("bot_a"));
+        Assert.Equal(2 * 4, lanes.RoomFor("bot_b"));
+        Assert.Equal(2, lanes.LaneCount);
+    }
+
     /// <summary>Timestamps the test moves by hand (the lanes time waits with <see cref="TimeProvider.GetTimestamp"/>).</summary>
     private sealed class TickClock : TimeProvider
     {

@@ -55,6 +55,13 @@ public class PublicAddressTests
     [InlineData("2002:7f00:1::1")]       // 6to4 of 127.0.0.1
     [InlineData("2002:c0a8:101::")]      // 6to4 of 192.168.1.1
     [InlineData("2002:a00:1::")]         // 6to4 of 10.0.0.1
+    [InlineData("::ffff:100.64.0.1")]    // IPv4-mapped CGNAT
+    [InlineData("::ffff:255.255.255.255")]
+    [InlineData("::ffff:0.0.0.0")]
+    [InlineData("169.254.255.255")]      // the last address of a range
+    [InlineData("198.19.255.255")]
+    [InlineData("fdff:ffff:ffff::1")]
+    [InlineData("febf:ffff::1")]
     public void Non_public_addresses_are_refused(string address)
     {
         Assert.False(PublicAddress.IsPublic(IPAddress.Parse(address)), $"{address} should not be reachable by a webhook");
@@ -78,6 +85,10 @@ public class PublicAddressTests
     [InlineData("2a00:1450:4001:81b::200e")]
     [InlineData("::ffff:8.8.8.8")]       // IPv4-mapped public
     [InlineData("64:ff9b::808:808")]     // NAT64 of 8.8.8.8
+    [InlineData("::ffff:1.1.1.1")]
+    [InlineData("198.20.0.1")]           // just above 198.18/15
+    [InlineData("192.0.3.1")]            // just above 192.0.2/24
+    [InlineData("2002:808:808::1")]      // 6to4 of 8.8.8.8
     public void Public_addresses_are_allowed(string address)
     {
         Assert.True(PublicAddress.IsPublic(IPAddress.Parse(address)), $"{address} is public");
