@@ -46,6 +46,7 @@ public static class ApiExtensions
 
     public static WebApplication MapHubApi(this WebApplication app)
     {
+        app.UseTrustedProxies();
         app.UseHubProblems();
         if (!app.Services.GetRequiredService<HubRoleSet>().Has(HubRoles.Api)) return app;
 

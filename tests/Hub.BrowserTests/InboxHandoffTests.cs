@@ -69,6 +69,8 @@ public sealed class InboxHandoffTests(InboxFixture fixture, ITestOutputHelper ou
                 await Expect(agent.Conversation(id)).ToBeVisibleAsync();
                 await Expect(agent.Conversation(id)).ToHaveAttributeAsync("data-status", "pending_human");
                 await Expect(agent.Page.GetByTestId("conversation-item")).ToHaveCountAsync(1);
+                // Why it is waiting, at a glance: the keyword that handed it off.
+                await Expect(agent.Conversation(id).GetByTestId("conversation-reason")).ToHaveTextAsync("keyword: human");
             }
 
             // Both open it and read the user's request.
@@ -76,6 +78,8 @@ public sealed class InboxHandoffTests(InboxFixture fixture, ITestOutputHelper ou
             {
                 await agent.Conversation(id).ClickAsync();
                 await Expect(agent.TestId("thread-status")).ToHaveAttributeAsync("data-status", "pending_human");
+                await Expect(agent.TestId("handoff-reason")).ToBeVisibleAsync();
+                await Expect(agent.TestId("handoff-reason")).ToHaveTextAsync("Handoff reason: keyword: human");
                 await Expect(agent.Messages("user")).ToHaveTextAsync([new Regex(Regex.Escape(ask))]);
                 await Expect(agent.TestId("composer")).ToBeDisabledAsync();
             }

@@ -278,6 +278,73 @@ public sealed class ErrorsTests(HubFixture hub) : IClassFixture<HubFixture>
         }
     }
 
+    /// <summary>Browsers ask for text/html first; problems are problem+json all the same, never an empty body or a 500.</summary>
+    [Theory]
+    [InlineData("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")]
+    [InlineData("text/html")]
+    [InlineData("image/png")]
+    public async Task A_non_json_Accept_still_gets_problem_json_with_a_code(string accept)
+    {
+        var (client, _, conversationId) = await hub.StartConversationAsync();
+        using var anonymous = hub.CreateClient();
+        HttpRequestMessage WithAccept(HttpRequestMessage request)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+            return request;
+        }
+
+        // From a thrown HubProblemException (the exception handler), a status code page, a handler's own problem,
+        // the authentication handler, and a JSON body that does not parse.
+        await (await client.SendAsync(WithAccept(Post(Messages(conversationId), "{\"content\": 123}")))).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await (await client.SendAsync(WithAccept(new HttpRequestMessage(HttpMethod.Get, "/v1/nowhere")))).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
+        await (await client.SendAsync(WithAccept(new HttpRequestMessage(HttpMethod.Get, "/v1/conversations/conv_missing")))).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
+        await (await anonymous.SendAsync(WithAccept(new HttpRequestMessage(HttpMethod.Get, "/v1/bots")))).AssertProblemAsync(HttpStatusCode.Unauthorized, "unauthorized");
+        await (await client.SendAsync(WithAccept(Post(Messages(conversationId), "not json")))).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await (await client.SendAsync(WithAccept(Post(Messages(conversationId), "{\"content\":\"Hi\"}", "text/plain")))).AssertProblemAsync(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+    }
+
+    [Theory]
+    [InlineData("{\"content\": 123}")]
+    [InlineData("{\"content\": [\"Hello\"]}")]
+    [InlineData("{\"content\": {\"text\": \"Hi\"}}")]
+    [InlineData("{\"content\": \"Hi\", \"response_mode\": true}")]
+    [InlineData("[]")]
+    [InlineData("{content: 'Hello'}")]
+    public async Task Problem_details_never_name_dotnet_types(string body)
+    {
+        var (client, _, conversationId) = await hub.StartConversationAsync();
+
+        var response = await client.SendAsync(Post(Messages(conversationId), body));
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        var text = problem.ToJsonString();
+        Assert.DoesNotContain("System.", text);
+        Assert.DoesNotContain("Hub.", text.Replace("hub.dev", ""));
+        Assert.DoesNotContain("Exception", text);
+        Assert.DoesNotContain("   at ", text);
+    }
+
+    [Fact]
+    public async Task Client_mistakes_are_not_logged_as_errors()
+    {
+        var capture = new LogCapture();
+        await using var logged = HubFixture.With(new Dictionary<string, string?>());
+        logged.LogProvider = capture;
+        var (client, _, conversationId) = await logged.StartConversationAsync();
+
+        foreach (var accept in new[] { "text/html", "application/json" })
+        {
+            var bad = Post(Messages(conversationId), "{\"content\": 123}");
+            bad.Headers.TryAddWithoutValidation("Accept", accept);
+            await (await client.SendAsync(bad)).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+            var missing = new HttpRequestMessage(HttpMethod.Get, "/v1/conversations/conv_missing");
+            missing.Headers.TryAddWithoutValidation("Accept", accept);
+            await (await client.SendAsync(missing)).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
+        }
+
+        Assert.Empty(capture.AtLeast(Microsoft.Extensions.Logging.LogLevel.Error).Select(e => $"{e.Level} {e.Category}: {e.Message}"));
+    }
+
     /// <summary>Forces chunked transfer: the body's length is not known up front.</summary>
     private sealed class NonSeekableStream(byte[] data) : MemoryStream(data)
     {

@@ -27,6 +27,8 @@ export interface Conversation {
   metadata: Record<string, unknown> | null;
   message_count: number;
   assigned_agent_id: string | null;
+  /** Why it was last handed to people; kept after a hand-back (it names the last handoff). */
+  handoff_reason?: string | null;
   created_at: string;
   updated_at: string;
   previous_status?: Status;

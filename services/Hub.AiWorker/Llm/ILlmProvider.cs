@@ -25,7 +25,8 @@ public sealed record LlmRequest(
     bool HandoffOnNoAnswer = false);
 
 /// <param name="Handoff">The model asked to hand the conversation to people (the <c>handoff_to_human</c> tool).</param>
-public sealed record LlmUpdate(string? Text, LlmTokenUsage? Usage = null, bool Handoff = false);
+/// <param name="HandoffReason">Why: the tool's <c>reason</c> argument, or "no answer" from the offline provider.</param>
+public sealed record LlmUpdate(string? Text, LlmTokenUsage? Usage = null, bool Handoff = false, string? HandoffReason = null);
 
 public sealed record LlmTokenUsage(int PromptTokens, int CompletionTokens);
 

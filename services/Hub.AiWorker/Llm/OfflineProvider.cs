@@ -20,7 +20,7 @@ public sealed partial class OfflineProvider : ILlmProvider
         var found = Answer(question, request.Knowledge);
         if (found is null && request.HandoffOnNoAnswer)
         {
-            yield return new LlmUpdate(null, new LlmTokenUsage(TokenCounter.CountPrompt(request.Messages), 0), Handoff: true);
+            yield return new LlmUpdate(null, new LlmTokenUsage(TokenCounter.CountPrompt(request.Messages), 0), Handoff: true, HandoffReason: "no answer");
             yield break;
         }
         var answer = found ?? (string.IsNullOrWhiteSpace(request.FallbackText) ? DefaultFallback : request.FallbackText);

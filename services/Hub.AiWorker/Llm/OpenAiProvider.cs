@@ -45,6 +45,8 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
 
         LlmTokenUsage? usage = null;
         var handoff = false;
+        int? handoffCall = null;
+        var handoffArguments = new System.Text.StringBuilder();
         var completion = new System.Text.StringBuilder();
         try
         {
@@ -65,7 +67,12 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
                     yield return new LlmUpdate(part.Text);
                 }
                 if (update.Usage is { } u) usage = new LlmTokenUsage(u.InputTokenCount, u.OutputTokenCount);
-                if (update.ToolCallUpdates.Any(call => call.FunctionName == HandoffTool)) handoff = true;
+                // Tool calls stream in pieces: the name comes once, the JSON arguments in chunks of the same index.
+                foreach (var call in update.ToolCallUpdates)
+                {
+                    if (call.FunctionName == HandoffTool) { handoff = true; handoffCall ??= call.Index; }
+                    if (handoffCall == call.Index && call.FunctionArgumentsUpdate is { } args && !args.IsEmpty) handoffArguments.Append(args.ToString());
+                }
             }
         }
         finally
@@ -75,7 +82,26 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
 
         // A server that ignores include_usage still gets billed honestly: counted, not invented.
         yield return new LlmUpdate(null, usage ?? new LlmTokenUsage(
-            TokenCounter.CountPrompt(request.Messages), TokenCounter.Count(completion.ToString())), handoff);
+            TokenCounter.CountPrompt(request.Messages), TokenCounter.Count(completion.ToString())), handoff,
+            handoff ? HandoffReason(handoffArguments.ToString()) : null);
+    }
+
+    /// <summary>The tool's <c>reason</c> argument; a model that sends none or broken JSON still hands off, without one.</summary>
+    internal static string? HandoffReason(string arguments)
+    {
+        if (string.IsNullOrWhiteSpace(arguments)) return null;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(arguments);
+            return json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && json.RootElement.TryGetProperty("reason", out var reason) && reason.ValueKind == System.Text.Json.JsonValueKind.String
+                ? reason.GetString()
+                : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private ChatClient CreateClient(string model)

@@ -70,6 +70,7 @@ public sealed class ProduceReplyConsumer(
         var text = new StringBuilder();
         var deltas = 0;
         var handoff = false;
+        string? handoffReason = null;
         LlmTokenUsage? usage = null;
 
         try
@@ -89,6 +90,7 @@ public sealed class ProduceReplyConsumer(
                     }
                     usage = update.Usage ?? usage;
                     handoff |= update.Handoff;
+                    handoffReason = update.HandoffReason ?? handoffReason;
                     if (!await stream.MoveNextAsync()) break;
                     update = stream.Current;
                 }
@@ -105,8 +107,8 @@ public sealed class ProduceReplyConsumer(
 
         if (handoff)
         {
-            var (status, deliveryId) = await store.HandOffAsync(message, ct);
-            logger.LogInformation("Conversation {ConversationId} handed off by the model", message.ConversationId);
+            var (status, deliveryId) = await store.HandOffAsync(message, handoffReason ?? "requested by the model", ct);
+            logger.LogInformation("Conversation {ConversationId} handed off by the model: {Reason}", message.ConversationId, handoffReason);
             await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(message.Id, message.ConversationId, status), ct);
             await WebhookOutbox.NotifyAsync(context, [deliveryId], ct);
             await InboxSignals.ConversationChangedAsync(context, message.ConversationId, message.BotId, ct);

@@ -156,13 +156,14 @@ public sealed class ReplyStore(HubDb db, BotCache bots, TimeProvider clock)
 
     /// <summary>
     /// The model (or the offline provider) asked for people: the conversation moves to <c>pending_human</c>
-    /// and the message is left to them. Returns the conversation's status after, and the event's delivery.
+    /// and the message is left to them, with the model's reason (or "no answer") as the handoff's reason.
+    /// Returns the conversation's status after, and the event's delivery.
     /// </summary>
-    public Task<(string Status, string? DeliveryId)> HandOffAsync(MessageRecord userMessage, CancellationToken ct) =>
+    public Task<(string Status, string? DeliveryId)> HandOffAsync(MessageRecord userMessage, string? reason, CancellationToken ct) =>
         db.InTransactionAsync(async (c, tx) =>
         {
             var result = await ConversationTransitions.MoveAsync(c, tx, db.Dialect, userMessage.ConversationId,
-                ConversationStatus.PendingHuman, Now);
+                ConversationStatus.PendingHuman, Now, reason: reason);
             await c.ExecuteAsync("UPDATE messages SET reply_state = 'skipped', redrive_at = NULL WHERE id = @Id AND reply_state = 'working'",
                 new { userMessage.Id }, tx);
             return result switch

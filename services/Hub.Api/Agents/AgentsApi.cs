@@ -7,7 +7,6 @@ using Hub.Api.Errors;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Identity;
 
 namespace Hub.Api.Agents;
 
@@ -35,11 +34,9 @@ public sealed record AgentView(string Id, string Email, string Name, string Role
         DateTimeOffset.FromUnixTimeMilliseconds(a.CreatedAt), DateTimeOffset.FromUnixTimeMilliseconds(a.UpdatedAt));
 }
 
-/// <summary>The people of the inbox (admin only). Passwords are kept with ASP.NET Core's PasswordHasher (PBKDF2, salted).</summary>
+/// <summary>The people of the inbox (admin only). Passwords are hashed through <see cref="PasswordHashing"/> (PBKDF2, salted).</summary>
 public static class AgentsApi
 {
-    internal static readonly PasswordHasher<AgentRecord> Hasher = new();
-
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/agents").WithTags("Agents").RequireAuthorization(AuthExtensions.AdminPolicy);
@@ -52,7 +49,7 @@ public static class AgentsApi
     }
 
     internal static async Task<Results<Created<AgentView>, ValidationProblem, ProblemHttpResult>> Create(
-        HttpRequest request, HubDb db, TimeProvider clock)
+        HttpRequest request, HubDb db, TimeProvider clock, PasswordHashing passwords)
     {
         var input = await JsonBody.ReadAsync<AgentInput>(request, 64 * 1024);
         var errors = await CheckAsync(input, db, creating: true);
@@ -69,7 +66,7 @@ public static class AgentsApi
             CreatedAt = now,
             UpdatedAt = now,
         };
-        agent = WithPassword(agent, input.Password!);
+        agent = WithPassword(agent, await passwords.HashAsync(agent, input.Password!, request.HttpContext.RequestAborted));
         try
         {
             await db.ExecuteAsync(
@@ -96,7 +93,7 @@ public static class AgentsApi
         await FindAsync(db, id) is { } agent ? TypedResults.Ok(AgentView.Of(agent)) : HubProblem.NotFound("The agent");
 
     internal static async Task<Results<Ok<AgentView>, ValidationProblem, ProblemHttpResult>> Update(
-        string id, HttpRequest request, HubDb db, TimeProvider clock)
+        string id, HttpRequest request, HubDb db, TimeProvider clock, PasswordHashing passwords)
     {
         var input = await JsonBody.ReadAsync<AgentInput>(request, 64 * 1024);
         var errors = await CheckAsync(input, db, creating: false);
@@ -114,7 +111,8 @@ public static class AgentsApi
             CreatedAt = agent.CreatedAt,
             UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
         };
-        if (input.Password is not null) updated = WithPassword(updated, input.Password);
+        if (input.Password is not null)
+            updated = WithPassword(updated, await passwords.HashAsync(updated, input.Password, request.HttpContext.RequestAborted));
         try
         {
             var endSessions = input.Password is not null || input.Role is not null || input.BotIds is not null;
@@ -153,11 +151,11 @@ public static class AgentsApi
         return await c.QuerySingleOrDefaultAsync<AgentRecord>("SELECT * FROM agents WHERE id = @id", new { id });
     }
 
-    private static AgentRecord WithPassword(AgentRecord agent, string password) => new()
+    private static AgentRecord WithPassword(AgentRecord agent, string passwordHash) => new()
     {
         Id = agent.Id, Email = agent.Email, Name = agent.Name, Role = agent.Role, BotIds = agent.BotIds,
         CreatedAt = agent.CreatedAt, UpdatedAt = agent.UpdatedAt,
-        PasswordHash = Hasher.HashPassword(agent, password),
+        PasswordHash = passwordHash,
     };
 
     private static async Task<Dictionary<string, string[]>> CheckAsync(AgentInput input, HubDb db, bool creating)

@@ -168,6 +168,10 @@ public static class AuthExtensions
 
     public static IHostApplicationBuilder AddHubAuth(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<LoginOptions>().BindConfiguration("").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<PasswordHashing>();
+        builder.AddTrustedProxies();
+        builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<AdminKey>();
         builder.Services.AddSingleton<BotKeyCache>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AdminKey>());

@@ -4,7 +4,6 @@ using Hub.Api.Errors;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Identity;
 
 namespace Hub.Api.Auth;
 
@@ -29,20 +28,35 @@ public static class LoginApi
         return group;
     }
 
+    /// <summary>
+    /// The same work whether the email exists or not (see <see cref="PasswordHashing"/>); failures are counted
+    /// per (email, address) and per address by <see cref="LoginThrottle"/>, which answers 429 past its limit.
+    /// </summary>
     internal static async Task<Results<Ok<LoginResult>, ProblemHttpResult, ValidationProblem>> Login(
-        HttpContext http, HubDb db, TimeProvider clock)
+        HttpContext http, HubDb db, TimeProvider clock, PasswordHashing passwords, LoginThrottle throttle)
     {
         var input = await JsonBody.ReadAsync<LoginInput>(http.Request, 16 * 1024);
         if (string.IsNullOrWhiteSpace(input.Email) || string.IsNullOrEmpty(input.Password))
             return HubProblem.Validation(new() { ["email"] = ["email and password are required."] });
 
-        await using var c = await db.OpenAsync();
-        var agent = await c.QuerySingleOrDefaultAsync<AgentRecord>(
-            "SELECT * FROM agents WHERE email = @email", new { email = input.Email.Trim().ToLowerInvariant() });
-        var verdict = agent is null ? PasswordVerificationResult.Failed
-            : AgentsApi.Hasher.VerifyHashedPassword(agent, agent.PasswordHash, input.Password);
-        if (agent is null || verdict == PasswordVerificationResult.Failed)
+        var email = input.Email.Trim().ToLowerInvariant();
+        var address = http.Connection.RemoteIpAddress;
+        if (throttle.RetryAfter(email, address) is { } wait)
+        {
+            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return HubProblem.Of(429, "rate_limited", $"Too many failed logins; try again in {seconds} s.");
+        }
+
+        AgentRecord? agent;
+        await using (var c = await db.OpenAsync())
+            agent = await c.QuerySingleOrDefaultAsync<AgentRecord>("SELECT * FROM agents WHERE email = @email", new { email });
+        if (!await passwords.VerifyAsync(agent, input.Password, http.RequestAborted) || agent is null)
+        {
+            throttle.Failed(email, address);
             return HubProblem.Of(401, "unauthorized", "Wrong email or password.");
+        }
+        throttle.Succeeded(email, address);
 
         var now = clock.GetUtcNow();
         var expires = now + SessionLifetime;

@@ -139,8 +139,9 @@ public static class ConversationsApi
         string id, HttpRequest request, ClaimsPrincipal user, HubDb db, TimeProvider clock, IBus bus)
     {
         var input = JsonBody.IsEmpty(request) ? new HandoffInput(null) : await JsonBody.ReadAsync<HandoffInput>(request, 16 * 1024);
-        if (input.Reason is { Length: > 2000 }) throw HubProblemException.Validation("reason", "reason may be at most 2,000 characters.");
-        return await MoveAsync(db, clock, bus, id, user, ConversationStatus.PendingHuman);
+        if (input.Reason is { Length: > ConversationTransitions.MaxReasonLength })
+            throw HubProblemException.Validation("reason", $"reason may be at most {ConversationTransitions.MaxReasonLength} characters.");
+        return await MoveAsync(db, clock, bus, id, user, ConversationStatus.PendingHuman, input.Reason);
     }
 
     internal static Task<Results<Ok<ConversationView>, ProblemHttpResult>> Close(
@@ -148,11 +149,11 @@ public static class ConversationsApi
         MoveAsync(db, clock, bus, id, user, ConversationStatus.Closed);
 
     private static async Task<Results<Ok<ConversationView>, ProblemHttpResult>> MoveAsync(
-        HubDb db, TimeProvider clock, IBus bus, string id, ClaimsPrincipal user, string to)
+        HubDb db, TimeProvider clock, IBus bus, string id, ClaimsPrincipal user, string to, string? reason = null)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var result = await db.InTransactionAsync((c, tx) =>
-            ConversationTransitions.MoveAsync(c, tx, db.Dialect, id, to, now, conversation => user.MaySee(conversation.BotId)));
+            ConversationTransitions.MoveAsync(c, tx, db.Dialect, id, to, now, conversation => user.MaySee(conversation.BotId), reason: reason));
         switch (result)
         {
             case ConversationTransitions.Moved moved:

@@ -26,6 +26,30 @@ public static class HubProblem
     public static ProblemHttpResult Forbidden(string detail) => Of(403, "forbidden", detail);
     public static ProblemHttpResult Conflict(string detail) => Of(409, "conflict", detail);
 
+    /// <summary>
+    /// What was wrong with a JSON body, in JSON's words: System.Text.Json's own messages name .NET types
+    /// ("could not be converted to System.String"), which a client neither needs nor should see.
+    /// </summary>
+    public static string JsonDetail(System.Text.Json.JsonException e)
+    {
+        var where = e.Path is { Length: > 1 } path ? $" at {path}" : "";
+        var converted = System.Text.RegularExpressions.Regex.Match(e.Message, @"could not be converted to ([\w.`\[\],]+)");
+        if (converted.Success) return $"The body is not valid JSON for this request{where}: expected {JsonKind(converted.Groups[1].Value)}.";
+        return e.LineNumber is { } line
+            ? $"The body is not valid JSON{where} (line {line + 1}, byte {e.BytePositionInLine + 1})."
+            : $"The body is not valid JSON{where}.";
+    }
+
+    private static string JsonKind(string dotNetType) => dotNetType switch
+    {
+        var t when t.StartsWith("System.String") || t.StartsWith("System.Char") || t.StartsWith("System.DateTime") || t.StartsWith("System.Guid") => "a string",
+        var t when t.StartsWith("System.Boolean") => "true or false",
+        var t when t.StartsWith("System.Int") || t.StartsWith("System.UInt") || t.StartsWith("System.Double") || t.StartsWith("System.Decimal")
+            || t.StartsWith("System.Single") || t.StartsWith("System.Nullable`1[[System.Int") || t.StartsWith("System.Nullable`1[[System.Double") => "a number",
+        var t when t.Contains("List`1") || t.EndsWith("[]") || t.Contains("IEnumerable`1") || t.Contains("IReadOnlyList`1") => "an array",
+        _ => "an object",
+    };
+
     public static string TypeFor(string code) => $"https://hub.dev/problems/{code.Replace('_', '-')}";
 
     public static string CodeFor(int status) => status switch
@@ -66,6 +90,8 @@ public sealed class HubProblemException(int status, string code, string detail, 
     public int Status { get; } = status;
     public string Code { get; } = code;
     public Dictionary<string, string[]>? Errors { get; } = errors;
+    /// <summary>Sent as <c>Retry-After</c> (429, 503).</summary>
+    public int? RetryAfterSeconds { get; init; }
 
     public static HubProblemException Validation(string field, string message) =>
         new(400, "validation_failed", message, new() { [field] = [message] });

@@ -47,8 +47,8 @@ public static class JsonBody
         catch (JsonException e)
         {
             var field = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
-            throw new HubProblemException(400, "validation_failed", $"The body is not valid JSON: {e.Message}",
-                new() { [field] = [e.Message] });
+            var detail = HubProblem.JsonDetail(e);
+            throw new HubProblemException(400, "validation_failed", detail, new() { [field] = [detail] });
         }
     }
 

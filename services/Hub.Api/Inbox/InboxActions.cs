@@ -22,6 +22,8 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
     public sealed record Done(ConversationRecord Conversation, MessageRecord? Message = null) : Outcome;
     public sealed record Refused(int Status, string Code, string Detail) : Outcome;
 
+    public const int MaxReplyCharacters = 32_000;
+
     private static Refused NotFound => new(404, "not_found", "The conversation was not found.");
     private static Refused Closed => new(409, "conversation_closed", "The conversation is closed.");
 
@@ -36,7 +38,8 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
                 case ConversationStatus.Human when conversation.AssignedAgentId == me: return new Done(conversation);
                 case ConversationStatus.Human: return new Refused(409, "conflict", "Another agent has claimed this conversation.");
                 case ConversationStatus.Bot:
-                    if (await MoveAsync(c, tx, conversationId, ConversationStatus.PendingHuman, now, null) is { } queued) deliveries.Add(queued.DeliveryId);
+                    if (await MoveAsync(c, tx, conversationId, ConversationStatus.PendingHuman, now, null, reason: "claimed by an agent") is { } queued)
+                        deliveries.Add(queued.DeliveryId);
                     break;
             }
             var moved = await MoveAsync(c, tx, conversationId, ConversationStatus.Human, now, me);
@@ -47,8 +50,9 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
     /// <summary>Stores the agent's reply and sends it as <c>message.reply</c> with <c>"from":"human"</c> (zero tokens).</summary>
     public async Task<Outcome> ReplyAsync(ClaimsPrincipal agent, string conversationId, string? text)
     {
-        if (string.IsNullOrWhiteSpace(text) || text.Length > 32_000)
-            return new Refused(400, "validation_failed", "text must be 1 to 32,000 characters.");
+        // Characters as people count them (code points): an emoji is one, not two UTF-16 units.
+        if (string.IsNullOrWhiteSpace(text) || text.Length > 2 * MaxReplyCharacters || text.EnumerateRunes().Count() > MaxReplyCharacters)
+            return new Refused(400, "validation_failed", $"text must be 1 to {MaxReplyCharacters:N0} characters.");
         return await RunAsync(agent, conversationId, async (c, tx, conversation, now, deliveries) =>
         {
             if (conversation.Status == ConversationStatus.Closed) return Closed;
@@ -97,8 +101,8 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
         });
 
     private async Task<ConversationTransitions.Moved?> MoveAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx,
-        string conversationId, string to, long now, string? agentId) =>
-        await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, to, now, agentId: agentId) as ConversationTransitions.Moved;
+        string conversationId, string to, long now, string? agentId, string? reason = null) =>
+        await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, to, now, agentId: agentId, reason: reason) as ConversationTransitions.Moved;
 
     private delegate Task<Outcome> Work(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx,
         ConversationRecord conversation, long now, List<string?> deliveries);

@@ -9,7 +9,16 @@ public static class InboxExtensions
 {
     public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSignalR(o => o.AddFilter<InboxSessionFilter>()).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
+        builder.Services.AddSignalR(o =>
+        {
+            // Outermost first: every refusal and failure, the session check's included, is logged at its real weight.
+            o.AddFilter<InboxOutcomeFilter>();
+            o.AddFilter<InboxSessionFilter>();
+            o.MaximumReceiveMessageSize = InboxHub.MaximumMessageBytes;
+        }).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
+        // The dispatcher logs every exception a hub method throws as an error, refusals (HubException: 404, 409)
+        // included; InboxOutcomeFilter logs them instead, unexpected failures as errors and refusals as debug.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.Critical);
         builder.Services.AddSingleton<InboxActions>();
         builder.Services.AddSingleton<TypingTracker>();
         builder.Services.AddSingleton<InboxPresence>();
@@ -28,6 +37,12 @@ public static class InboxExtensions
     {
         app.MapHub<InboxHub>(InboxHub.Path);
         v1.MapInboxApi();
+
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/inbox")) InboxSecurityHeaders.Apply(context.Response.Headers);
+            return next(context);
+        });
 
         var page = Path.Combine(AppContext.BaseDirectory, "inbox");
         if (Directory.Exists(page))

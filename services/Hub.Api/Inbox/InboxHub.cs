@@ -14,6 +14,13 @@ namespace Hub.Api.Inbox;
 public sealed class InboxHub(InboxActions actions, TypingTracker typing, InboxPresence presence) : Microsoft.AspNetCore.SignalR.Hub
 {
     public const string Path = "/hubs/inbox";
+
+    /// <summary>
+    /// The largest message a client may send. A reply may hold 32,000 characters, and a JSON writer may escape
+    /// each UTF-16 unit as <c>\uXXXX</c> (6 bytes; .NET's does for every non-ASCII one), so 32,000 emoji make
+    /// ~384 KB: SignalR's default of 32 KB dropped the connection on a reply of 20,000 "é".
+    /// </summary>
+    public const int MaximumMessageBytes = 512 * 1024;
     public const string AllBots = "bots:all";
     public static string BotGroup(string botId) => "bot:" + botId;
 
@@ -55,6 +62,35 @@ public sealed class InboxHub(InboxActions actions, TypingTracker typing, InboxPr
         InboxActions.Refused refused => throw new HubException($"{refused.Status} {refused.Code}: {refused.Detail}"),
         _ => throw new HubException("500 internal_error"),
     };
+}
+
+/// <summary>
+/// Refusals are the hub's answers, not faults: they are logged at debug. Anything else is an error, logged
+/// once here with the method's name, and the caller gets "500 internal_error" rather than a .NET message.
+/// </summary>
+public sealed class InboxOutcomeFilter(ILogger<InboxOutcomeFilter> logger) : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocation, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        try
+        {
+            return await next(invocation);
+        }
+        catch (HubException refused)
+        {
+            logger.LogDebug("Inbox {Method} refused: {Refusal}", invocation.HubMethodName, refused.Message);
+            throw;
+        }
+        catch (OperationCanceledException) when (invocation.Context.ConnectionAborted.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Inbox {Method} failed", invocation.HubMethodName);
+            throw new HubException("500 internal_error: Something went wrong on our side.");
+        }
+    }
 }
 
 /// <summary>How many inboxes are connected to this process: with none, there is nobody to push a change to.</summary>

@@ -87,9 +87,10 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
 
         // A handoff keyword sends the conversation to people with this very message.
         var bot = await bots.GetAsync(c, tx, conversation.BotId);
-        var handoff = conversation.Status == ConversationStatus.Bot
-            && bot is not null
-            && HandoffKeywords.Match(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(bot.HandoffKeywords) ?? []);
+        var keyword = conversation.Status == ConversationStatus.Bot && bot is not null
+            ? HandoffKeywords.FirstMatch(content, System.Text.Json.JsonSerializer.Deserialize<string[]>(bot.HandoffKeywords) ?? [])
+            : null;
+        var handoff = keyword is not null;
 
         var withBot = conversation.Status == ConversationStatus.Bot && !handoff;
         var stored = await MessageWriter.AppendAsync(c, tx, db.Dialect, new MessageRecord
@@ -110,7 +111,8 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, I
                 new { conversation.BotId, idempotencyKey, requestHash, stored.Id, now }, tx);
         var received = bot is null ? null : await WebhookOutbox.EnqueueAsync(c, tx, bot, WebhookOutbox.Types.MessageReceived,
             MessageView.Of(stored), now, stored.ConversationId, stored.Id);
-        if (handoff && await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, ConversationStatus.PendingHuman, now)
+        if (handoff && await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, ConversationStatus.PendingHuman, now,
+                reason: "keyword: " + keyword)
                 is ConversationTransitions.Moved moved)
             return new Accepted(stored, moved.Conversation, Replayed: false) { DeliveryIds = [received, moved.DeliveryId] };
         return new Accepted(stored, conversation, Replayed: false) { DeliveryIds = [received] };

@@ -10,6 +10,8 @@ public sealed class ConversationRecord
     public string? Metadata { get; init; }
     public long LastSequence { get; init; }
     public string? AssignedAgentId { get; init; }
+    /// <summary>Why the conversation was last handed to people; kept after it goes back to the bot.</summary>
+    public string? HandoffReason { get; init; }
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }
 }

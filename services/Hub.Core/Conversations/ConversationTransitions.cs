@@ -18,6 +18,17 @@ public static class ConversationTransitions
     public sealed record NotAllowed(ConversationRecord Conversation) : Result;
     public sealed record Missing : Result;
 
+    /// <summary>The <c>handoff_reason</c> column's size (NVARCHAR(500) on SQL Server).</summary>
+    public const int MaxReasonLength = 500;
+
+    /// <summary>A reason as stored: trimmed, blank as none, cut to <see cref="MaxReasonLength"/> (a model's argument is not ours to refuse).</summary>
+    public static string? Reason(string? reason)
+    {
+        reason = reason?.Trim();
+        if (string.IsNullOrEmpty(reason)) return null;
+        return reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength];
+    }
+
     public static string EventFor(string from, string to) => to switch
     {
         ConversationStatus.PendingHuman => WebhookOutbox.Types.ConversationHandoffRequested,
@@ -29,8 +40,10 @@ public static class ConversationTransitions
 
     /// <param name="mayAccess">False hides the conversation (another bot's): it is reported <see cref="Missing"/>.</param>
     /// <param name="agentId">The agent who holds the conversation after a move to <c>human</c>.</param>
+    /// <param name="reason">On a move to <c>pending_human</c>: why (stored as <c>handoff_reason</c>, at most
+    /// <see cref="MaxReasonLength"/> characters). Other moves leave the last handoff's reason as it is.</param>
     public static async Task<Result> MoveAsync(DbConnection c, DbTransaction tx, SqlDialect dialect, string conversationId,
-        string to, long now, Func<ConversationRecord, bool>? mayAccess = null, string? agentId = null)
+        string to, long now, Func<ConversationRecord, bool>? mayAccess = null, string? agentId = null, string? reason = null)
     {
         var conversation = await c.QuerySingleOrDefaultAsync<ConversationRecord>(
             $"SELECT * FROM {dialect.LockedTable("conversations")} WHERE id = @conversationId", new { conversationId }, tx);
@@ -38,9 +51,14 @@ public static class ConversationTransitions
         if (conversation.Status == to) return new AlreadyThere(conversation);
         if (!ConversationStatus.CanMove(conversation.Status, to)) return new NotAllowed(conversation);
 
-        await c.ExecuteAsync(
-            "UPDATE conversations SET status = @to, assigned_agent_id = @agent, updated_at = @now WHERE id = @conversationId",
-            new { conversationId, to, now, agent = to == ConversationStatus.Human ? agentId : null }, tx);
+        if (to == ConversationStatus.PendingHuman)
+            await c.ExecuteAsync(
+                "UPDATE conversations SET status = @to, assigned_agent_id = NULL, handoff_reason = @reason, updated_at = @now WHERE id = @conversationId",
+                new { conversationId, to, now, reason = Reason(reason) }, tx);
+        else
+            await c.ExecuteAsync(
+                "UPDATE conversations SET status = @to, assigned_agent_id = @agent, updated_at = @now WHERE id = @conversationId",
+                new { conversationId, to, now, agent = to == ConversationStatus.Human ? agentId : null }, tx);
         var moved = await c.QuerySingleAsync<ConversationRecord>("SELECT * FROM conversations WHERE id = @conversationId", new { conversationId }, tx);
         var deliveryId = await WebhookOutbox.EnqueueAsync(c, tx, moved.BotId, EventFor(conversation.Status, to),
             ConversationView.Of(moved) with { PreviousStatus = conversation.Status }, now, moved.Id);

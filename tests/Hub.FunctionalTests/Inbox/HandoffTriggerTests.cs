@@ -192,4 +192,77 @@ public sealed class HandoffTriggerTests(InboxHubFixture fixture) : IClassFixture
         await response.AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
         Assert.Equal("bot", await other.Client.StatusAsync(conversationId));
     }
+
+    [Fact]
+    public async Task The_handoff_endpoints_reason_is_stored_returned_and_sent_in_the_webhook()
+    {
+        var bot = await _hub.CreateInboxBotAsync(_receiver.Url);
+        var conversationId = await bot.NewConversationAsync();
+
+        var response = await bot.Client.PostAsJsonAsync($"/v1/conversations/{conversationId}/handoff", new { reason = "VIP customer, wants a refund" });
+
+        await response.AssertStatusAsync(HttpStatusCode.OK);
+        Assert.Equal("VIP customer, wants a refund", (await response.JsonAsync()).Str("handoff_reason"));
+        Assert.Equal("VIP customer, wants a refund", (await bot.Client.ConversationAsync(conversationId)).Str("handoff_reason"));
+        var webhook = await _receiver.EventForAsync("conversation.handoff_requested", conversationId);
+        Assert.Equal("VIP customer, wants a refund", webhook.Data.Str("handoff_reason"));
+        var stored = Assert.Single(await bot.Client.DeliveriesAsync(conversationId, "conversation.handoff_requested"));
+        Assert.Equal("VIP customer, wants a refund", stored["payload"]!["data"]!.Str("handoff_reason"));
+    }
+
+    [Fact]
+    public async Task A_keyword_handoff_gives_the_keyword_as_its_reason()
+    {
+        var bot = await _hub.CreateInboxBotAsync(_receiver.Url);
+        var conversationId = await bot.NewConversationAsync();
+
+        await (await bot.Client.SendMessageAsync(conversationId, "Can I talk to a HUMAN?")).AssertStatusAsync(HttpStatusCode.Accepted);
+
+        Assert.Equal("keyword: human", (await bot.Client.ConversationAsync(conversationId)).Str("handoff_reason"));
+        var webhook = await _receiver.EventForAsync("conversation.handoff_requested", conversationId);
+        Assert.Equal("keyword: human", webhook.Data.Str("handoff_reason"));
+    }
+
+    [Fact]
+    public async Task A_no_answer_handoff_says_no_answer()
+    {
+        var bot = await _hub.CreateInboxBotAsync(_receiver.Url, onNoAnswer: true);
+        var conversationId = await bot.NewConversationAsync();
+
+        await (await bot.Client.SendMessageAsync(conversationId, InboxKit.UnknownQuestion)).AssertStatusAsync(HttpStatusCode.Accepted);
+
+        Assert.Equal("no answer", (await bot.Client.ConversationAsync(conversationId)).Str("handoff_reason"));
+        var webhook = await _receiver.EventForAsync("conversation.handoff_requested", conversationId);
+        Assert.Equal("no answer", webhook.Data.Str("handoff_reason"));
+    }
+
+    [Fact]
+    public async Task The_last_handoffs_reason_stays_after_the_conversation_is_handed_back()
+    {
+        var bot = await _hub.CreateInboxBotAsync(_receiver.Url);
+        var agent = await _hub.CreateAgentAsync([bot.Id]);
+        var conversationId = await bot.NewConversationAsync();
+        await (await bot.Client.PostAsJsonAsync($"/v1/conversations/{conversationId}/handoff", new { reason = "billing" })).AssertStatusAsync(HttpStatusCode.OK);
+        await (await agent.Client.InboxActAsync(conversationId, "claim")).AssertStatusAsync(HttpStatusCode.OK);
+
+        var handedBack = await agent.Client.InboxActAsync(conversationId, "hand-back");
+
+        await handedBack.AssertStatusAsync(HttpStatusCode.OK);
+        var conversation = await handedBack.JsonAsync();
+        Assert.Equal("bot", conversation.Str("status"));
+        Assert.Equal("billing", conversation.Str("handoff_reason"));
+    }
+
+    [Fact]
+    public async Task A_handoff_reason_over_500_characters_is_400()
+    {
+        var bot = await _hub.CreateInboxBotAsync();
+        var conversationId = await bot.NewConversationAsync();
+
+        var response = await bot.Client.PostAsJsonAsync($"/v1/conversations/{conversationId}/handoff", new { reason = new string('x', 501) });
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        Assert.NotNull(problem["errors"]?["reason"]);
+        Assert.Equal("bot", await bot.Client.StatusAsync(conversationId));
+    }
 }

@@ -175,4 +175,18 @@ public sealed class LlmHandoffTests(ToolCallingHubFixture fixture) : IClassFixtu
         Assert.Equal(_llm.ReplyText, reply.Text());
         Assert.Equal(15, reply["usage"]!["tokens"]!["total_tokens"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task The_models_handoff_reason_is_stored_on_the_conversation_and_sent_in_the_webhook()
+    {
+        var bot = await _hub.CreateInboxBotAsync(_receiver.Url);
+        var conversationId = await bot.NewConversationAsync();
+
+        var response = await bot.Client.SendMessageAsync(conversationId, "Could a person check my invoice, please?");
+
+        await response.AssertStatusAsync(HttpStatusCode.Accepted);
+        Assert.Equal(ToolCallingLlm.HandoffReason, (await bot.Client.ConversationAsync(conversationId)).Str("handoff_reason"));
+        var webhook = await _receiver.EventForAsync("conversation.handoff_requested", conversationId);
+        Assert.Equal(ToolCallingLlm.HandoffReason, webhook.Data.Str("handoff_reason"));
+    }
 }

@@ -44,6 +44,11 @@ public sealed class ToolCallingLlm : IAsyncDisposable
 
     public string ReplyText { get; set; } = "The model answers.";
 
+    /// <summary>The <c>handoff_to_human</c> call's JSON arguments, streamed in two pieces as OpenAI does.</summary>
+    public string HandoffArguments { get; set; } = $$"""{"reason":"{{HandoffReason}}"}""";
+
+    public const string HandoffReason = "The user asked for a person about an invoice.";
+
     /// <summary>Before the first chunk of requests whose last user message contains the key.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, TimeSpan> SlowFor { get; } = new();
 
@@ -126,10 +131,12 @@ public sealed class ToolCallingLlm : IAsyncDisposable
                     ["function"] = new JsonObject { ["name"] = HandoffTool, ["arguments"] = "" },
                 }),
             }, null)));
-            await WriteAsync(http, Chunk(Choice(new JsonObject
-            {
-                ["tool_calls"] = new JsonArray(new JsonObject { ["index"] = 0, ["function"] = new JsonObject { ["arguments"] = "{}" } }),
-            }, null)));
+            var arguments = HandoffArguments;
+            foreach (var piece in new[] { arguments[..(arguments.Length / 2)], arguments[(arguments.Length / 2)..] })
+                await WriteAsync(http, Chunk(Choice(new JsonObject
+                {
+                    ["tool_calls"] = new JsonArray(new JsonObject { ["index"] = 0, ["function"] = new JsonObject { ["arguments"] = piece } }),
+                }, null)));
             await WriteAsync(http, Chunk(Choice(new JsonObject(), "tool_calls")));
         }
         else

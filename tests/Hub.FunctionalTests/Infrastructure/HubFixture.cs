@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hub.FunctionalTests.Infrastructure;
 
@@ -30,6 +31,9 @@ public sealed class HubFixture : WebApplicationFactory<Program>, IAsyncLifetime
     public string DatabasePath { get; private set; }
     public Dictionary<string, string?> Settings { get; } = new();
 
+    /// <summary>Also log to this provider (set before the server starts), for tests about what is logged.</summary>
+    public Microsoft.Extensions.Logging.ILoggerProvider? LogProvider { get; set; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -39,6 +43,8 @@ public sealed class HubFixture : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("HUB_RATE_LIMIT_PER_SECOND", "100000");
         builder.UseSetting("HUB_RATE_LIMIT_BURST", "100000");
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
+        if (LogProvider is { } provider)
+            builder.ConfigureServices(s => s.AddSingleton(provider));
     }
 
     public HttpClient Admin()

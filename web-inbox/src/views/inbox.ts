@@ -204,6 +204,9 @@ export class Inbox {
       h('span', { class: 'conv-sub' },
         [bot, `${c.message_count} message${c.message_count === 1 ? '' : 's'}`].filter(Boolean).join(' · '),
         typing ? h('span', { class: 'conv-typing' }, ' · typing…') : null),
+      c.handoff_reason && (c.status === 'pending_human' || c.status === 'human')
+        ? h('span', { class: 'conv-reason', 'data-testid': 'conversation-reason', title: c.handoff_reason }, c.handoff_reason)
+        : null,
       h('time', { class: 'conv-time', datetime: c.updated_at }, time(c.updated_at)),
       this.unread.has(c.conversation_id) ? h('span', { class: 'unread', title: 'New messages' }, h('span', { class: 'sr-only' }, 'New messages')) : null));
   }

@@ -34,6 +34,7 @@ export class ThreadView {
 
   private readonly title = h('h2', { id: 'thread-title' });
   private readonly subtitle = h('p', { class: 'thread-sub muted' });
+  private readonly reasonEl = h('p', { class: 'handoff-reason', 'data-testid': 'handoff-reason', hidden: true });
   private readonly claimButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'claim' }, 'Claim');
   private readonly handBackButton = h('button', { type: 'button', 'data-testid': 'hand-back' }, 'Hand back to bot');
   private readonly closeButton = h('button', { type: 'button', class: 'danger', 'data-testid': 'close' }, 'Close');
@@ -76,7 +77,7 @@ export class ThreadView {
 
     fill(this.body,
       h('header', { class: 'thread-head' },
-        h('div', { class: 'thread-heading' }, this.title, this.subtitle),
+        h('div', { class: 'thread-heading' }, this.title, this.subtitle, this.reasonEl),
         h('div', { class: 'actions', role: 'group', 'aria-label': 'Conversation actions' }, this.claimButton, this.handBackButton, this.closeButton)),
       this.errorEl,
       this.log,
@@ -137,6 +138,11 @@ export class ThreadView {
       heldByOther ? ` held by ${holder}` : '',
       ' · ', this.ctx.botName(c.bot_id) ?? h('span', {}, 'bot ', h('code', {}, c.bot_id)),
       ' · ', h('code', {}, c.conversation_id));
+    // The reason stays after a hand-back, so it is labelled as the last handoff's once people let go.
+    this.reasonEl.hidden = !c.handoff_reason;
+    fill(this.reasonEl, ...(c.handoff_reason
+      ? [h('span', { class: 'muted' }, c.status === 'pending_human' || c.status === 'human' ? 'Handoff reason: ' : 'Last handoff: '), c.handoff_reason]
+      : []));
 
     // Claim stays offered while another agent holds the conversation: the hub then says why it refuses.
     this.claimButton.hidden = !(c.status === 'bot' || c.status === 'pending_human' || heldByOther);
