@@ -47,7 +47,7 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
     /// <summary>Stores the agent's reply and sends it as <c>message.reply</c> with <c>"from":"human"</c> (zero tokens).</summary>
     public async Task<Outcome> ReplyAsync(ClaimsPrincipal agent, string conversationId, string? text)
     {
-        if (string.IsNullOrWhiteSpace(text) || text.Length > 32_000)
+        if (string.IsNullOrWhiteSpace(text) || Hub.Api.Messages.MessageContent.IsTooLong(text))
             return new Refused(400, "validation_failed", "text must be 1 to 32,000 characters.");
         return await RunAsync(agent, conversationId, async (c, tx, conversation, now, deliveries) =>
         {
