@@ -6,6 +6,7 @@ using Hub.Api.Deliveries;
 using Hub.Api.Errors;
 using Hub.Api.Inbox;
 using Hub.Api.Messages;
+using Hub.Api.OpenApi;
 using Hub.Api.RateLimiting;
 using Hub.Api.Usage;
 using Hub.Core.Hosting;
@@ -23,7 +24,7 @@ public static class ApiExtensions
 
         builder.AddHubAuth();
         builder.AddHubRateLimits();
-        builder.Services.AddOpenApi();
+        builder.Services.AddHubOpenApi();
         builder.Services.AddSingleton<MessageIntake>();
         builder.Services.AddSingleton<ReplyWaiters>();
         builder.AddInbox();
@@ -53,7 +54,7 @@ public static class ApiExtensions
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
-        app.MapOpenApi();
+        app.MapHubOpenApi();
 
         var v1 = app.MapGroup("").RequireRateLimiting(HubRateLimits.PerKey);
         v1.MapBotsApi();

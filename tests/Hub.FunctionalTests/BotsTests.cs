@@ -79,7 +79,7 @@ public sealed class BotsTests(HubFixture hub) : IClassFixture<HubFixture>
         using var admin = hub.Admin();
 
         var one = await (await admin.GetAsync($"/v1/bots/{created.Str("id")}")).JsonAsync();
-        var list = await (await admin.GetAsync("/v1/bots")).JsonAsync();
+        var list = await (await admin.GetAsync("/v1/bots?limit=100")).JsonAsync();
 
         Assert.Equal(created.Str("id"), one.Str("id"));
         Assert.Null(one["api_key"]);
@@ -172,7 +172,7 @@ public sealed class BotsTests(HubFixture hub) : IClassFixture<HubFixture>
         await deleted.AssertStatusAsync(HttpStatusCode.NoContent);
         await (await admin.GetAsync($"/v1/bots/{bot.Str("id")}")).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
         await (await client.GetAsync("/v1/conversations")).AssertProblemAsync(HttpStatusCode.Unauthorized, "unauthorized");
-        var list = await (await admin.GetAsync("/v1/bots")).JsonAsync();
+        var list = await (await admin.GetAsync("/v1/bots?limit=100")).JsonAsync();
         Assert.DoesNotContain(list["data"]!.AsArray(), b => b!.Str("id") == bot.Str("id"));
     }
 

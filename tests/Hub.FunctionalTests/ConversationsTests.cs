@@ -7,7 +7,7 @@ namespace Hub.FunctionalTests;
 
 public sealed class ConversationsTests(HubFixture hub) : IClassFixture<HubFixture>
 {
-    private async Task<HttpClient> NewBotClientAsync() => hub.WithKey((await hub.CreateBotAsync()).Str("api_key"));
+    private async Task<HttpClient> NewBotClientAsync() => hub.WithKey((await hub.CreateBotAsync(HubFixture.WebhookBot)).Str("api_key"));
 
     private static async Task<JsonObject> PageAsync(HttpClient client, string query)
     {
@@ -266,7 +266,7 @@ public sealed class ConversationsTests(HubFixture hub) : IClassFixture<HubFixtur
     [Fact]
     public async Task After_handoff_webhook_mode_accepts_the_message_for_people()
     {
-        var (client, _, conversationId) = await hub.StartConversationAsync();
+        var (client, _, conversationId) = await hub.StartConversationAsync(HubFixture.WebhookBot);
         await (await client.PostAsync($"/v1/conversations/{conversationId}/handoff", null)).AssertStatusAsync(HttpStatusCode.OK);
 
         var response = await client.SendMessageAsync(conversationId, "Hello?", mode: "webhook");

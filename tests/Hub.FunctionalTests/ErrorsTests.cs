@@ -77,7 +77,7 @@ public sealed class ErrorsTests(HubFixture hub) : IClassFixture<HubFixture>
     [Fact]
     public async Task Content_of_32000_characters_is_accepted()
     {
-        var (client, _, conversationId) = await hub.StartConversationAsync();
+        var (client, _, conversationId) = await hub.StartConversationAsync(HubFixture.WebhookBot);
 
         var response = await client.SendMessageAsync(conversationId, new string('a', 32_000), mode: "webhook");
 
@@ -154,7 +154,7 @@ public sealed class ErrorsTests(HubFixture hub) : IClassFixture<HubFixture>
     [Fact]
     public async Task Json_with_a_charset_is_accepted()
     {
-        var (client, _, conversationId) = await hub.StartConversationAsync();
+        var (client, _, conversationId) = await hub.StartConversationAsync(HubFixture.WebhookBot);
 
         var response = await client.SendAsync(Post(Messages(conversationId), "{\"content\":\"Hi\",\"response_mode\":\"webhook\"}", "application/json; charset=utf-8"));
 

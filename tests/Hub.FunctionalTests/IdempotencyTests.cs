@@ -76,7 +76,7 @@ public sealed class IdempotencyTests : IClassFixture<LlmHubFixture>
     [Fact]
     public async Task Same_key_in_webhook_mode_accepts_once()
     {
-        var (client, _, conversationId) = await _hub.StartConversationAsync();
+        var (client, _, conversationId) = await _hub.StartConversationAsync(HubFixture.WebhookBot);
         var key = Guid.NewGuid().ToString();
 
         var first = await (await client.SendMessageAsync(conversationId, "Where is order 3003?", mode: "webhook", idempotencyKey: key)).JsonAsync();

@@ -183,7 +183,7 @@ public sealed class MessagesBlockingTests : IClassFixture<LlmHubFixture>
     [Fact]
     public async Task Webhook_mode_answers_202_accepted_and_the_reply_is_stored()
     {
-        var (client, _, conversationId) = await _hub.StartConversationAsync();
+        var (client, _, conversationId) = await _hub.StartConversationAsync(HubFixture.WebhookBot);
 
         var response = await client.SendMessageAsync(conversationId, "Where is my order?", mode: "webhook");
 
@@ -211,7 +211,7 @@ public sealed class MessagesBlockingTests : IClassFixture<LlmHubFixture>
     [Fact]
     public async Task Concurrent_messages_in_one_conversation_get_distinct_consecutive_sequences()
     {
-        var (client, _, conversationId) = await _hub.StartConversationAsync();
+        var (client, _, conversationId) = await _hub.StartConversationAsync(HubFixture.WebhookBot);
 
         var responses = await Task.WhenAll(Enumerable.Range(1, 8)
             .Select(i => client.SendMessageAsync(conversationId, $"Parallel question {i}", mode: "webhook")));

@@ -32,7 +32,7 @@ public sealed class RecoveryTests : IAsyncLifetime
 
     private static async Task<(string Key, string ConversationId, string MessageId)> AcceptInWebhookModeAsync(HubFixture hub, string content)
     {
-        var bot = await hub.CreateBotAsync(new { name = "Support" });
+        var bot = await hub.CreateBotAsync(new { name = "Support", webhook = new { url = HubFixture.UnheardWebhookUrl } });
         using var client = hub.WithKey(bot.Str("api_key"));
         var conversationId = await client.CreateConversationAsync();
         var response = await client.SendMessageAsync(conversationId, content, mode: "webhook");

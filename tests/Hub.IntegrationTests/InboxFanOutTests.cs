@@ -18,7 +18,7 @@ public sealed class InboxFanOutTests(RedisClusterFixture fixture)
     {
         var (a, b) = (fixture.ApiA, fixture.ApiB);
         var admin = fixture.Cluster.Admin(a);
-        var (botId, key) = await admin.CreateBotAsync(handoffKeywords: ["human"]);
+        var (botId, key) = await admin.CreateBotAsync(webhookUrl: fixture.Cluster.Receiver.Url, handoffKeywords: ["human"]);
         // Both agents are limited to this bot, so they hear nothing of the other tests' conversations.
         var alice = await admin.CreateAgentAsync("alice", botId);
         var bob = await admin.CreateAgentAsync("bob", botId);

@@ -79,7 +79,7 @@ public sealed class SharedLimitsTests(SharedLimitsFixture fixture, ITestOutputHe
     [Fact]
     public async Task An_idempotency_key_sent_to_both_api_processes_stores_one_message()
     {
-        var (_, key) = await fixture.Cluster.Admin(fixture.ApiA).CreateBotAsync();
+        var (_, key) = await fixture.Cluster.Admin(fixture.ApiA).CreateBotAsync(webhookUrl: fixture.Cluster.Receiver.Url);
         var onA = new HubClient(fixture.ApiA, key);
         var onB = new HubClient(fixture.ApiB, key);
         var conversation = await onA.CreateConversationAsync("u-idem");

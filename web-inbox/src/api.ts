@@ -165,7 +165,7 @@ export const api = {
     all<Delivery>(`/v1/deliveries?event_type=message.reply&conversation_id=${q(conversationId)}&limit=200`),
   retryDelivery: (deliveryId: string) => call<Delivery>('POST', `/v1/deliveries/${q(deliveryId)}/retry`),
 
-  bots: () => call<Page<Bot>>('GET', '/v1/bots').then((page) => page.data),
+  bots: () => all<Bot>('/v1/bots?limit=100'),
   agents: () => call<Page<Agent>>('GET', '/v1/agents').then((page) => page.data),
   usage: (botId: string | null) =>
     call<UsageReport>('GET', `/v1/usage?group_by=day${botId ? `&bot_id=${q(botId)}` : ''}`),

@@ -3,24 +3,43 @@ using Hub.Core.Bots;
 
 namespace Hub.Api.Bots;
 
-public sealed record WebhookInput(string? Url, List<string>? Events, string? Status);
-public sealed record HandoffInput(List<string>? Keywords, bool? OnNoAnswer);
+// Request bodies: a parameter with a default is optional in the OpenAPI document, one without is required
+// (System.Text.Json's rule for constructor parameters). Hub checks presence itself (BotValidation), so the
+// defaults only make the document say what the API does.
+public sealed record WebhookInput(string? Url = null, List<string>? Events = null, string? Status = null);
+public sealed record HandoffInput(List<string>? Keywords = null, bool? OnNoAnswer = null);
 public sealed record PricingInput(
-    [property: JsonPropertyName("input_credits_per_1k")] double? InputCreditsPer1k,
-    [property: JsonPropertyName("output_credits_per_1k")] double? OutputCreditsPer1k);
+    [property: JsonPropertyName("input_credits_per_1k")] double? InputCreditsPer1k = null,
+    [property: JsonPropertyName("output_credits_per_1k")] double? OutputCreditsPer1k = null);
 
-/// <summary>Body of <c>POST /v1/bots</c>; on <c>PATCH</c> every field is optional and null means "unchanged".</summary>
+/// <summary>Body of <c>POST /v1/bots</c>: only <c>name</c> is required.</summary>
 public sealed record BotInput(
     string? Name,
-    string? Instructions,
-    string? Model,
-    double? Temperature,
-    WebhookInput? Webhook,
-    HandoffInput? Handoff,
-    List<string>? Knowledge,
-    string? FallbackText,
-    PricingInput? Pricing,
-    int? BlockingTimeoutSeconds);
+    string? Instructions = null,
+    string? Model = null,
+    double? Temperature = null,
+    WebhookInput? Webhook = null,
+    HandoffInput? Handoff = null,
+    List<string>? Knowledge = null,
+    string? FallbackText = null,
+    PricingInput? Pricing = null,
+    int? BlockingTimeoutSeconds = null);
+
+/// <summary>Body of <c>PATCH /v1/bots/{id}</c>: the same fields, every one optional; null (or absent) means "unchanged".</summary>
+public sealed record BotChanges(
+    string? Name = null,
+    string? Instructions = null,
+    string? Model = null,
+    double? Temperature = null,
+    WebhookInput? Webhook = null,
+    HandoffInput? Handoff = null,
+    List<string>? Knowledge = null,
+    string? FallbackText = null,
+    PricingInput? Pricing = null,
+    int? BlockingTimeoutSeconds = null)
+{
+    public BotInput AsInput() => new(Name, Instructions, Model, Temperature, Webhook, Handoff, Knowledge, FallbackText, Pricing, BlockingTimeoutSeconds);
+}
 
 public sealed record WebhookView(string? Url, IReadOnlyList<string> Events, string Secret, string Status, string? DisabledReason);
 public sealed record HandoffView(IReadOnlyList<string> Keywords, bool OnNoAnswer);

@@ -1,7 +1,10 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
+using System.Text;
 using Dapper;
 using Hub.Api.Auth;
 using Hub.Api.Errors;
+using Hub.Api.Paging;
 using Hub.Core.Bots;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
@@ -18,10 +21,11 @@ public static class BotsApi
         var group = app.MapGroup("/v1/bots").WithTags("Bots").RequireAuthorization(AuthExtensions.AdminPolicy);
         group.MapPost("/", CreateBot).WithName("CreateBot").WithSummary("Create a bot; returns its first API key once.")
             .Accepts<BotInput>("application/json");
-        group.MapGet("/", ListBots).WithName("ListBots");
+        group.MapGet("/", ListBots).WithName("ListBots")
+            .WithSummary("Cursor-paged in creation order (limit 1-100, default 20).");
         group.MapGet("/{id}", GetBot).WithName("GetBot");
         group.MapPatch("/{id}", UpdateBot).WithName("UpdateBot").WithSummary("Change the fields given; re-enable a webhook with webhook.status.")
-            .Accepts<BotInput>("application/json");
+            .Accepts<BotChanges>("application/json");
         group.MapDelete("/{id}", DeleteBot).WithName("DeleteBot");
         group.MapPost("/{id}/keys", CreateKey).WithName("CreateBotKey");
         group.MapGet("/{id}/keys", ListKeys).WithName("ListBotKeys");
@@ -80,11 +84,43 @@ public static class BotsApi
         return TypedResults.Created($"/v1/bots/{bot.Id}", BotView.Of(bot) with { ApiKey = apiKey });
     }
 
-    internal static async Task<Ok<ListResult<BotView>>> ListBots(HubDb db)
+    internal static async Task<Ok<ListResult<BotView>>> ListBots(HubDb db, string? limit, string? cursor)
     {
+        var take = Cursor.Limit(limit);
+        var (afterCreatedAt, afterId) = DecodeCursor(cursor);
         await using var c = await db.OpenAsync();
-        var bots = await c.QueryAsync<BotRecord>("SELECT * FROM bots ORDER BY created_at, id");
-        return TypedResults.Ok(new ListResult<BotView>(bots.Select(BotView.Of).ToList(), null, false));
+        var rows = (await c.QueryAsync<BotRecord>(
+            $"""
+            SELECT * FROM bots
+            WHERE created_at > @afterCreatedAt OR (created_at = @afterCreatedAt AND id > @afterId)
+            ORDER BY created_at, id {db.Dialect.LimitClause}
+            """, new { afterCreatedAt, afterId, limit = take + 1 })).ToList();
+        var hasMore = rows.Count > take;
+        var page = rows.Take(take).ToList();
+        return TypedResults.Ok(new ListResult<BotView>(page.Select(BotView.Of).ToList(),
+            hasMore ? EncodeCursor(page[^1]) : null, hasMore));
+    }
+
+    // Bots have no sequence column: the page walk is keyed on (created_at, id), which never changes for a
+    // bot, so nothing is skipped or repeated while bots are added or deleted.
+    private const string CursorKind = "bot:";
+
+    private static string EncodeCursor(BotRecord last) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{CursorKind}{last.CreatedAt}:{last.Id}"));
+
+    private static (long CreatedAt, string Id) DecodeCursor(string? cursor)
+    {
+        if (string.IsNullOrEmpty(cursor)) return (long.MinValue, "");
+        try
+        {
+            var text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor));
+            var colon = text.IndexOf(':', CursorKind.Length);
+            if (text.StartsWith(CursorKind, StringComparison.Ordinal) && colon > CursorKind.Length && colon < text.Length - 1
+                && long.TryParse(text.AsSpan(CursorKind.Length, colon - CursorKind.Length), out var createdAt))
+                return (createdAt, text[(colon + 1)..]);
+        }
+        catch (FormatException) { }
+        throw HubProblemException.Validation("cursor", "cursor is not one this list returned.");
     }
 
     internal static async Task<Results<Ok<BotView>, ProblemHttpResult>> GetBot(string id, HubDb db) =>
@@ -93,7 +129,7 @@ public static class BotsApi
     internal static async Task<Results<Ok<BotView>, ProblemHttpResult, ValidationProblem>> UpdateBot(
         string id, HttpRequest request, HubDb db, BotCache bots, TimeProvider clock, IOptions<HubOptions> hub)
     {
-        var input = await JsonBody.ReadAsync<BotInput>(request, 4 * 1024 * 1024);
+        var input = (await JsonBody.ReadAsync<BotChanges>(request, 4 * 1024 * 1024)).AsInput();
         var errors = BotValidation.Check(input, creating: false, hub.Value.WebhookAllowPrivate);
         if (errors.Count > 0) return HubProblem.Validation(errors);
 

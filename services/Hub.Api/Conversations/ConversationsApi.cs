@@ -83,8 +83,9 @@ public static class ConversationsApi
         var take = Cursor.Limit(limit);
         var after = Cursor.Decode("conv", cursor);
         var updatedAfter = Cursor.Time("updated_after", updated_after);
+        // A bot key asking for another bot is refused, not quietly given its own bot's list.
+        if (bot_id is not null && !user.MaySee(bot_id)) return HubProblem.Forbidden("These credentials may not read that bot's conversations.");
         var botId = user.BotId() ?? bot_id;
-        if (botId is not null && !user.MaySee(botId)) return HubProblem.Forbidden("These credentials may not read that bot's conversations.");
         var scope = botId is null ? user.AgentScope() : null;
 
         // Paged by a position that increases in commit order (SQLite: seq; SQL Server: the insert's rowversion,

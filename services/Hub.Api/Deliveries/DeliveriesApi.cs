@@ -84,8 +84,9 @@ public static class DeliveriesApi
     {
         if (status is not (null or "pending" or "succeeded" or "failed"))
             return HubProblem.Validation("status", "status must be pending, succeeded or failed.");
-        if (user.BotId() is { } own && bot_id is not null && bot_id != own)
-            return HubProblem.Forbidden("A bot key sees only its own bot's deliveries.");
+        // A bot key or an agent asking for a bot it may not see is refused (not shown an empty list).
+        if (bot_id is not null && !user.MaySee(bot_id))
+            return HubProblem.Forbidden("These credentials may not read that bot's deliveries.");
         var take = Cursor.Limit(limit, fallback: 50, max: 200);
         var after = Cursor.Decode("dlv", cursor);
         var botId = user.BotId() ?? bot_id;

@@ -22,7 +22,7 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
     public sealed record Done(ConversationRecord Conversation, MessageRecord? Message = null) : Outcome;
     public sealed record Refused(int Status, string Code, string Detail) : Outcome;
 
-    public const int MaxReplyCharacters = 32_000;
+    public const int MaxReplyCharacters = Hub.Api.Messages.MessageContent.MaxCharacters;
 
     private static Refused NotFound => new(404, "not_found", "The conversation was not found.");
     private static Refused Closed => new(409, "conversation_closed", "The conversation is closed.");
@@ -50,9 +50,8 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
     /// <summary>Stores the agent's reply and sends it as <c>message.reply</c> with <c>"from":"human"</c> (zero tokens).</summary>
     public async Task<Outcome> ReplyAsync(ClaimsPrincipal agent, string conversationId, string? text)
     {
-        // Characters as people count them (code points): an emoji is one, not two UTF-16 units.
-        if (string.IsNullOrWhiteSpace(text) || text.Length > 2 * MaxReplyCharacters || text.EnumerateRunes().Count() > MaxReplyCharacters)
-            return new Refused(400, "validation_failed", $"text must be 1 to {MaxReplyCharacters:N0} characters.");
+        if (string.IsNullOrWhiteSpace(text) || Hub.Api.Messages.MessageContent.IsTooLong(text))
+            return new Refused(400, "validation_failed", "text must be 1 to 32,000 characters.");
         return await RunAsync(agent, conversationId, async (c, tx, conversation, now, deliveries) =>
         {
             if (conversation.Status == ConversationStatus.Closed) return Closed;

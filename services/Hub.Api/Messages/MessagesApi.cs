@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
+using Hub.Api.Auth;
 using Hub.Api.Errors;
 using Hub.Contracts;
 using Hub.Core.Bots;
@@ -12,7 +13,8 @@ using MassTransit;
 
 namespace Hub.Api.Messages;
 
-public sealed record SendMessageInput(string? Content, string? ResponseMode);
+/// <summary>Only <c>content</c> is required (the OpenAPI document says so: <c>response_mode</c> has a default).</summary>
+public sealed record SendMessageInput(string? Content, string? ResponseMode = null);
 
 /// <summary>202 bodies: <c>accepted</c> (webhook mode), <c>handed_off</c>, <c>pending</c> (blocking timeout).</summary>
 public sealed record MessageStatus(string Status, string MessageId, string ConversationId);
@@ -27,7 +29,7 @@ public sealed record SseError(string Code, string Message, string? MessageId);
 /// </summary>
 public static class MessagesApi
 {
-    public const int MaxContentLength = 32_000;
+    public const int MaxContentLength = MessageContent.MaxCharacters;
     public static readonly string[] Modes = ["blocking", "streaming", "webhook"];
 
     public static RouteHandlerBuilder MapMessagesApi(this IEndpointRouteBuilder app) =>
@@ -49,7 +51,7 @@ public static class MessagesApi
         var input = await JsonBody.ReadAsync<SendMessageInput>(request);
         var mode = input.ResponseMode ?? "blocking";
         if (string.IsNullOrEmpty(input.Content)) return HubProblem.Validation("content", "content must be 1 to 32,000 characters.");
-        if (input.Content.Length > MaxContentLength)
+        if (MessageContent.IsTooLong(input.Content))
             return HubProblem.Of(413, "payload_too_large", "content may be at most 32,000 characters.",
                 new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["content"] = ["content may be at most 32,000 characters."] } });
         if (!Modes.Contains(mode)) return HubProblem.Validation("response_mode", "response_mode must be blocking, streaming or webhook.");
@@ -57,6 +59,10 @@ public static class MessagesApi
         if (key is { Length: 0 or > 255 }) return HubProblem.Validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters.");
 
         var ct = request.HttpContext.RequestAborted;
+        if (mode == "webhook" && await RepliesHaveNowhereToGoAsync(user, id, db, bots, ct))
+            return HubProblem.Of(409, "webhook_not_configured",
+                "This bot has no webhook URL subscribed to message.reply, so a webhook-mode reply would never leave. " +
+                "Set webhook.url (PATCH /v1/bots/{id}) or send with response_mode blocking or streaming.");
         var outcome = await intake.AcceptAsync(user, id, input.Content, mode, key, ct);
         if (outcome is not MessageIntake.Accepted accepted)
             return outcome switch
@@ -129,6 +135,20 @@ public static class MessagesApi
                     return TypedResults.Accepted((string?)null, new MessageStatus("pending", message.Id, message.ConversationId));
             }
         }
+    }
+
+    /// <summary>
+    /// True when a webhook-mode reply could not be delivered: the conversation's bot has no webhook URL, or its
+    /// webhook is not subscribed to <c>message.reply</c>. Checked before anything is stored, so a refused message
+    /// leaves no trace. A disabled endpoint is not refused: its deliveries wait until it is enabled again.
+    /// </summary>
+    private static async Task<bool> RepliesHaveNowhereToGoAsync(ClaimsPrincipal user, string conversationId, HubDb db, BotCache bots,
+        CancellationToken ct)
+    {
+        var botId = user.BotId() ?? (await Hub.Api.Conversations.ConversationsApi.FindAsync(db, conversationId, user))?.BotId;
+        if (botId is null) return false; // an unknown conversation: the intake answers 404
+        var bot = await bots.GetAsync(db, botId, ct);
+        return bot is not null && (string.IsNullOrEmpty(bot.WebhookUrl) || !bot.WebhookEventList.Contains(WebhookOutbox.Types.MessageReply));
     }
 
     private static IResult WithPeople(string mode, MessageRecord message) => mode switch

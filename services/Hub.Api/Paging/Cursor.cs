@@ -37,9 +37,25 @@ public static class Cursor
     public static long? Time(string field, string? value)
     {
         if (string.IsNullOrEmpty(value)) return null;
-        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture,
-                System.Globalization.DateTimeStyles.AssumeUniversal, out var time))
-            return time.ToUnixTimeMilliseconds();
+        if (TryParseTime(value, out var time)) return time.ToUnixTimeMilliseconds();
         throw HubProblemException.Validation(field, $"{field} must be an RFC 3339 time, e.g. 2026-11-21T09:00:00Z.");
+    }
+
+    /// <summary>
+    /// An RFC 3339 time (no offset means UTC). False, not an exception, for a time whose UTC instant lies
+    /// outside what DateTimeOffset holds (0001-01-01T00:00:00+01:00, 9999-12-31T23:59:59-01:00).
+    /// </summary>
+    public static bool TryParseTime(string value, out DateTimeOffset time)
+    {
+        try
+        {
+            return DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal, out time);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            time = default;
+            return false;
+        }
     }
 }

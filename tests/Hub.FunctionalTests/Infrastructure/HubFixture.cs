@@ -61,6 +61,21 @@ public sealed class HubFixture : WebApplicationFactory<Program>, IAsyncLifetime
         return client;
     }
 
+    /// <summary>
+    /// A webhook URL nobody answers (RFC 6761 reserves <c>.invalid</c>): for tests that send in webhook mode, which
+    /// needs a bot with a webhook URL (409 <c>webhook_not_configured</c> otherwise), but do not look at the delivery.
+    /// </summary>
+    public const string UnheardWebhookUrl = "https://hooks.example.invalid/hub";
+
+    /// <summary>The default test bot, with <see cref="UnheardWebhookUrl"/>.</summary>
+    public static readonly object WebhookBot = new
+    {
+        name = "Support",
+        knowledge = new[] { "Orders ship within 2 business days.", "Returns are free for 30 days." },
+        fallback_text = "I don't know that yet.",
+        webhook = new { url = UnheardWebhookUrl },
+    };
+
     /// <summary>Creates a bot (admin) and returns its JSON, with <c>api_key</c>.</summary>
     public async Task<JsonObject> CreateBotAsync(object? body = null)
     {
