@@ -38,6 +38,9 @@ public sealed class HubCluster : IAsyncDisposable
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
             ["Logging__LogLevel__Hub"] = "Information",
             ["Logging__Console__FormatterName"] = "simple",
+            // Timestamps, so that a log tail in a failure message can be laid next to the test's own timings.
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+            ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
             ["DOTNET_gcServer"] = "0",
         };
         if (redis is not null) _settings["HUB_REDIS"] = redis;
