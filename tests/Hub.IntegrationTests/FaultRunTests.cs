@@ -37,7 +37,7 @@ public sealed class FaultRunTests(ITestOutputHelper output)
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    private void Note(string line) => output.WriteLine($"[{_clock.Elapsed.TotalSeconds,6:0.0} s] {line}");
+    private void Note(string line) => output.WriteLine($"[{_clock.Elapsed.TotalSeconds,6:0.0} s {DateTime.UtcNow:HH:mm:ss.fff}] {line}");
 
     [Fact]
     public async Task Every_accepted_message_is_answered_and_delivered_once_through_kills_and_a_broker_restart()

@@ -18,8 +18,17 @@ public abstract class ReplyClusterFixture(bool redis) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Cluster = await HubCluster.CreateAsync(UsesRedis);
-        var processes = await Cluster.StartAllAsync(("api-a", "api"), ("api-b", "api"), ("worker", "ai-worker"), ("dispatcher", "dispatcher"));
-        (ApiA, ApiB, Worker, Dispatcher) = (processes[0], processes[1], processes[2], processes[3]);
+        try
+        {
+            var processes = await Cluster.StartAllAsync(("api-a", "api"), ("api-b", "api"), ("worker", "ai-worker"), ("dispatcher", "dispatcher"));
+            (ApiA, ApiB, Worker, Dispatcher) = (processes[0], processes[1], processes[2], processes[3]);
+        }
+        catch
+        {
+            // One did not start: end the others now rather than trust that a fixture whose start failed is disposed.
+            await Cluster.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()

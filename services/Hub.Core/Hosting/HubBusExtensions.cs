@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Hub.Core.Hosting;
@@ -51,6 +52,10 @@ public static class HubBusExtensions
                 {
                     var hub = context.GetRequiredService<IOptions<HubOptions>>().Value;
                     cfg.Host(new Uri(hub.RabbitMq!));
+                    // Back on the bus within seconds of the broker, however long it was away (see BrokerReconnect).
+                    if (!BrokerReconnect.Apply(cfg))
+                        context.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(BrokerReconnect))
+                            .LogWarning("MassTransit's reconnect policy could not be replaced: reconnects back off up to 30 s");
                     cfg.ConfigureEndpoints(context);
                 });
             }

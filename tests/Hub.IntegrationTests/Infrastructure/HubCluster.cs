@@ -38,6 +38,9 @@ public sealed class HubCluster : IAsyncDisposable
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
             ["Logging__LogLevel__Hub"] = "Information",
             ["Logging__Console__FormatterName"] = "simple",
+            // Timestamps, so that a log tail in a failure message can be laid next to the test's own timings.
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+            ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
             ["DOTNET_gcServer"] = "0",
         };
         if (redis is not null) _settings["HUB_REDIS"] = redis;
@@ -51,7 +54,10 @@ public sealed class HubCluster : IAsyncDisposable
     public string AdminKey { get; } = "admin-" + Guid.NewGuid().ToString("N");
     public FakeLlm Llm { get; }
     public WebhookReceiver Receiver { get; }
-    public IReadOnlyList<HubProcess> Processes => _processes;
+    public IReadOnlyList<HubProcess> Processes
+    {
+        get { lock (_processes) return [.. _processes]; }
+    }
 
     /// <summary>Checks RabbitMQ and Redis (failing loudly when they are missing), then makes the shared pieces.</summary>
     public static async Task<HubCluster> CreateAsync(bool withRedis, IReadOnlyDictionary<string, string>? settings = null)
@@ -65,8 +71,12 @@ public sealed class HubCluster : IAsyncDisposable
         return new HubCluster(directory, vhost, redis, llm, receiver, settings);
     }
 
-    /// <summary>Starts one process with <paramref name="roles"/> and waits until it is ready.</summary>
-    public async Task<HubProcess> StartAsync(string name, string roles, IReadOnlyDictionary<string, string>? extra = null)
+    /// <summary>
+    /// Starts one process with <paramref name="roles"/> and waits until it is ready. The cluster owns the process
+    /// from before its start, so one whose start fails is ended with the rest (the start itself ends it first).
+    /// </summary>
+    public async Task<HubProcess> StartAsync(string name, string roles, IReadOnlyDictionary<string, string>? extra = null,
+        TimeSpan? readyTimeout = null)
     {
         var environment = new Dictionary<string, string>(_settings)
         {
@@ -74,8 +84,9 @@ public sealed class HubCluster : IAsyncDisposable
             ["HUB_LLM_API_KEY"] = LlmKeyOf(name),
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) environment[key] = value;
-        var process = await HubProcess.StartAsync(name, environment, Directory);
+        var process = HubProcess.Create(name, environment, Directory);
         lock (_processes) _processes.Add(process);
+        await process.StartAgainAsync(readyTimeout);
         return process;
     }
 
@@ -91,16 +102,27 @@ public sealed class HubCluster : IAsyncDisposable
     public string LogTails(int lines = 30) =>
         string.Join("\n", Processes.Select(p => $"--- {p} ---\n{p.LogTail(lines)}"));
 
+    /// <summary>Ends every process first (each one even when another fails to end), then the shared pieces; the
+    /// folder goes last, so no process is ever left running in a deleted folder. Safe to call twice.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var process in Processes) await process.DisposeAsync();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        var failures = new List<Exception>();
+        foreach (var process in Processes)
+        {
+            try { await process.DisposeAsync(); }
+            catch (Exception e) { failures.Add(e); }
+        }
         await Llm.DisposeAsync();
         await Receiver.DisposeAsync();
         await TestServices.DeleteVhostAsync(Vhost);
+        if (failures.Count > 0) throw new AggregateException("Some Hub processes could not be ended; their folder is kept: " + Directory, failures);
         if (Environment.GetEnvironmentVariable("HUB_TEST_KEEP_LOGS") is not { Length: > 0 })
         {
             try { System.IO.Directory.Delete(Directory, recursive: true); }
             catch (IOException) { /* a log still open: the OS temp cleaner gets it */ }
         }
     }
+
+    private int _disposed;
 }

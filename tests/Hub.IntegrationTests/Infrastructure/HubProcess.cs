@@ -9,10 +9,29 @@ namespace Hub.IntegrationTests.Infrastructure;
 /// One real Hub process: <c>dotnet services/Hub.Api/bin/&lt;Configuration&gt;/net10.0/Hub.Api.dll</c> with its own
 /// environment (roles, port), its output kept in a log file. <see cref="Kill"/> is a kill -9 (SIGKILL of the
 /// whole process tree); <see cref="StartAgainAsync"/> starts the same process again on the same port.
+/// <para>
+/// Every process started here ends: a start that fails (not ready in time, exited, cancelled) kills what it
+/// started before it throws, <see cref="DisposeAsync"/> kills, and should the test runner exit with processes
+/// still up (a fixture that never got disposed), its exit handler kills them.
+/// </para>
 /// </summary>
 public sealed class HubProcess : IAsyncDisposable
 {
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>How long a start may take by default (generous: several processes share two cores).</summary>
+    public static readonly TimeSpan DefaultReadyTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>The processes started and not yet ended, for the runner's exit handler.</summary>
+    private static readonly HashSet<HubProcess> Running = [];
+
+    static HubProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        HubProcess[] left;
+        lock (Running) left = [.. Running];
+        foreach (var process in left) process.Kill();
+    };
+
     private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly string _workingDirectory;
     private readonly Lock _logGate = new();
@@ -45,12 +64,17 @@ public sealed class HubProcess : IAsyncDisposable
     /// <summary>Starts the process and waits until its <c>/readyz</c> answers 200 (store, broker and Redis reachable).</summary>
     public static async Task<HubProcess> StartAsync(string name, IReadOnlyDictionary<string, string> environment, string workingDirectory)
     {
-        var process = new HubProcess(name, FreePort(), environment, workingDirectory);
+        var process = Create(name, environment, workingDirectory);
         await process.StartAgainAsync();
         return process;
     }
 
-    public async Task StartAgainAsync()
+    /// <summary>A process on a port of its own, not started yet (so its owner can track it before the start can fail).</summary>
+    public static HubProcess Create(string name, IReadOnlyDictionary<string, string> environment, string workingDirectory) =>
+        new(name, FreePort(), environment, workingDirectory);
+
+    /// <summary>Starts the process and waits until it is ready; a start that fails ends the process before it throws.</summary>
+    public async Task StartAgainAsync(TimeSpan? readyTimeout = null)
     {
         if (!File.Exists(HubApiDll))
             throw new InvalidOperationException($"{HubApiDll} is missing: build Hub.Api in the tests' configuration first.");
@@ -81,11 +105,21 @@ public sealed class HubProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) => Log(e.Data);
         process.ErrorDataReceived += (_, e) => Log(e.Data);
         process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         _process?.Dispose();
         _process = process;
-        await WaitReadyAsync(TimeSpan.FromSeconds(90));
+        lock (Running) Running.Add(this);
+        try
+        {
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            await WaitReadyAsync(readyTimeout ?? DefaultReadyTimeout);
+        }
+        catch
+        {
+            // Not ready, exited or cancelled: whatever is left of it must not outlive the test (nor its folder).
+            Kill();
+            throw;
+        }
         IsUp = true;
     }
 
@@ -118,15 +152,26 @@ public sealed class HubProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} was not ready within {timeout.TotalSeconds:0} s (last /readyz: {last}). Its log:\n{LogTail()}");
     }
 
-    /// <summary>kill -9: SIGKILL of the process and its children, no shutdown of any kind.</summary>
+    /// <summary>
+    /// kill -9: SIGKILL of the process and its children, no shutdown of any kind; returns once it has exited and
+    /// been reaped (so no zombie and no port held).
+    /// </summary>
     public void Kill()
     {
         IsUp = false;
-        if (_process is null || _process.HasExited) return;
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit(10_000);
+        lock (Running) Running.Remove(this);
+        var process = _process;
+        if (process is null) return;
+        // On Unix, .NET reports HasExited only once it has reaped the child (waitpid).
+        if (process.HasExited) return;
+        process.Kill(entireProcessTree: true);
+        if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
+            throw new InvalidOperationException($"{Name} (pid {process.Id}) did not exit within 10 s of SIGKILL");
         Log($"==== killed (SIGKILL) at {DateTimeOffset.UtcNow:O}");
     }
+
+    /// <summary>True while the operating system still has a process with this one's id (a zombie counts).</summary>
+    public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
 
     public string LogTail(int lines = 60)
     {
