@@ -44,6 +44,9 @@ public sealed class LoginThrottle(IOptions<LoginOptions> options, TimeProvider c
 
     public void Succeeded(string email, IPAddress? address) => _windows.TryRemove(PairKey(email, address), out _);
 
+    /// <summary>Windows held (pairs and addresses): bounded by the sweep.</summary>
+    public int Windows => _windows.Count;
+
     private TimeSpan? Blocked(string key, int limit, DateTimeOffset now)
     {
         if (!_windows.TryGetValue(key, out var window)) return null;
