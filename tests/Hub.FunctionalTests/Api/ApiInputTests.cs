@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using Hub.FunctionalTests.Inbox;
 using Hub.FunctionalTests.Infrastructure;
 
 namespace Hub.FunctionalTests.Api;
@@ -69,6 +70,28 @@ public sealed class ApiInputTests(HubFixture hub) : IClassFixture<HubFixture>
         var stored = (await client.AllMessagesAsync(conversationId)).Where(m => m.Str("from") == "user").ToList();
         Assert.Equal(2, stored.Count);
         Assert.Equal(20_000, stored[0].Str("content").EnumerateRunes().Count());
+    }
+
+    [Fact]
+    public async Task An_agents_inbox_reply_is_counted_in_characters_too()
+    {
+        var bot = await hub.CreateInboxBotAsync();
+        var agent = await hub.CreateAgentAsync([bot.Id]);
+        var conversationId = await bot.NewConversationAsync();
+        await (await bot.Client.PostAsync($"/v1/conversations/{conversationId}/handoff", null)).AssertStatusAsync(HttpStatusCode.OK);
+        await (await agent.Client.InboxActAsync(conversationId, "claim")).AssertStatusAsync(HttpStatusCode.OK);
+        Task<HttpResponseMessage> ReplyAsync(int emoji)
+        {
+            var body = new ByteArrayContent(Encoding.UTF8.GetBytes($"{{\"text\":\"{string.Concat(Enumerable.Repeat(Emoji, emoji))}\"}}"));
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            return agent.Client.PostAsync($"/v1/inbox/conversations/{conversationId}/reply", body);
+        }
+
+        var twentyThousand = await ReplyAsync(20_000);
+        var oneMore = await ReplyAsync(32_001);
+
+        await twentyThousand.AssertStatusAsync(HttpStatusCode.OK);
+        await oneMore.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
     }
 
     [Fact]
