@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using Hub.FunctionalTests.Inbox;
 using Hub.FunctionalTests.Infrastructure;
 
 namespace Hub.FunctionalTests.Api;
@@ -72,6 +73,28 @@ public sealed class ApiInputTests(HubFixture hub) : IClassFixture<HubFixture>
     }
 
     [Fact]
+    public async Task An_agents_inbox_reply_is_counted_in_characters_too()
+    {
+        var bot = await hub.CreateInboxBotAsync();
+        var agent = await hub.CreateAgentAsync([bot.Id]);
+        var conversationId = await bot.NewConversationAsync();
+        await (await bot.Client.PostAsync($"/v1/conversations/{conversationId}/handoff", null)).AssertStatusAsync(HttpStatusCode.OK);
+        await (await agent.Client.InboxActAsync(conversationId, "claim")).AssertStatusAsync(HttpStatusCode.OK);
+        Task<HttpResponseMessage> ReplyAsync(int emoji)
+        {
+            var body = new ByteArrayContent(Encoding.UTF8.GetBytes($"{{\"text\":\"{string.Concat(Enumerable.Repeat(Emoji, emoji))}\"}}"));
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            return agent.Client.PostAsync($"/v1/inbox/conversations/{conversationId}/reply", body);
+        }
+
+        var twentyThousand = await ReplyAsync(20_000);
+        var oneMore = await ReplyAsync(32_001);
+
+        await twentyThousand.AssertStatusAsync(HttpStatusCode.OK);
+        await oneMore.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+    }
+
+    [Fact]
     public async Task Webhook_mode_on_a_bot_without_a_webhook_url_is_409_and_stores_nothing()
     {
         var (client, _, conversationId) = await hub.StartConversationAsync(new { name = "No webhook" });
@@ -110,7 +133,7 @@ public sealed class ApiInputTests(HubFixture hub) : IClassFixture<HubFixture>
     }
 
     [Fact]
-    public async Task Bots_are_listed_in_pages_of_limit_in_creation_order()
+    public async Task Bots_are_listed_in_pages_of_limit_each_once_in_one_stable_order()
     {
         var created = new List<string>();
         for (var i = 0; i < 5; i++) created.Add((await hub.CreateBotAsync(new { name = $"Paged {i}" })).Str("id"));
@@ -133,8 +156,11 @@ public sealed class ApiInputTests(HubFixture hub) : IClassFixture<HubFixture>
 
         Assert.Equal(2, first["data"]!.AsArray().Count);
         Assert.True(first["has_more"]!.GetValue<bool>());
+        var whole = (await (await admin.GetAsync("/v1/bots?limit=100")).JsonAsync())["data"]!.AsArray().Select(b => b!.Str("id")).ToList();
         Assert.Equal(seen.Distinct().Count(), seen.Count);
-        Assert.Equal(created, seen.Where(created.Contains));
+        Assert.Equal(created.Order(), seen.Where(created.Contains).Order());
+        // One stable order (creation time, then id for bots made in the same millisecond), page by page or whole.
+        Assert.Equal(whole, seen);
     }
 
     [Theory]
