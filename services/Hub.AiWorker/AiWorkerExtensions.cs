@@ -24,6 +24,7 @@ public static class AiWorkerExtensions
                 ? new OfflineProvider()
                 : ActivatorUtilities.CreateInstance<OpenAiProvider>(sp));
         builder.Services.AddHostedService<PendingReplyRedriver>();
+        builder.Services.AddHostedService<TokenizerWarmUp>();
 
         var concurrency = builder.Configuration.GetValue("HUB_AI_CONCURRENCY", 32);
         builder.ConfigureHubBus(x => x.AddConsumer<ProduceReplyConsumer>()
