@@ -1,7 +1,8 @@
 -- Times are Unix milliseconds; JSON lists are NVARCHAR(MAX). Keep in step with sqlite/0001_initial.sql.
 -- Edited in place (0001-0003) for issue 10, which is allowed only because the SQL Server path had never run
 -- anywhere: no database holds the old version. From here on, changes are new numbered scripts.
--- Ids and keys use Latin1_General_100_BIN2: they compare byte for byte (case included), as in SQLite.
+-- Ids and keys use Latin1_General_100_BIN2: they compare byte for byte (case included), as in SQLite. Give
+-- every new id column the same collation: comparing columns of two different collations is an error.
 CREATE TABLE settings (
     name  NVARCHAR(100) NOT NULL PRIMARY KEY,
     value NVARCHAR(MAX) NOT NULL
