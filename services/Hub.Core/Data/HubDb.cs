@@ -24,7 +24,8 @@ namespace Hub.Core.Data;
 /// A write that the store rolled back for a reason of its own (SQL Server's deadlock victim, a lock timeout,
 /// a dropped connection; SQLite busy past its timeout) runs again from its first statement, a few times
 /// with jittered backoff, instead of surfacing as a 500. That is why a transaction's delegate is SQL only:
-/// it may run more than once, and only its last run commits.
+/// it may run more than once, and only its last run commits. A failed COMMIT is not run again: it may
+/// have committed, and the work is not known to be idempotent.
 /// </para>
 /// </remarks>
 public sealed class HubDb(IOptions<HubOptions> options, SqlDialect dialect)
@@ -41,10 +42,16 @@ public sealed class HubDb(IOptions<HubOptions> options, SqlDialect dialect)
     /// <summary>How many times a write runs at most when the store keeps rolling it back.</summary>
     public const int WriteAttempts = 4;
 
-    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder()
+    // Set on an exception thrown by COMMIT: whether the commit happened is then unknown, so nothing is run again.
+    private const string CommitFailed = "hub.commit_failed";
+
+    private readonly ResiliencePipeline _retryTransaction = Retry(e => !e.Data.Contains(CommitFailed) && dialect.IsTransient(e));
+    private readonly ResiliencePipeline _retryStatement = Retry(dialect.NotApplied);
+
+    private static ResiliencePipeline Retry(Func<Exception, bool> runAgain) => new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
         {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(dialect.IsTransient),
+            ShouldHandle = new PredicateBuilder().Handle(runAgain),
             MaxRetryAttempts = WriteAttempts - 1,
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
@@ -77,20 +84,32 @@ public sealed class HubDb(IOptions<HubOptions> options, SqlDialect dialect)
     /// process waits for it. Anything else (publishing, notifying) belongs after this returns.
     /// </remarks>
     public Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) =>
-        _retry.ExecuteAsync(static async (state, ct) =>
+        _retryTransaction.ExecuteAsync(static async (state, ct) =>
         {
             var (db, work) = state;
             using var turn = await db.WriteTurnAsync(ct);
             await using var connection = await db.OpenAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(db.Dialect.WriteIsolation, ct);
             var result = await work(connection, transaction);
-            await transaction.CommitAsync(ct);
+            try
+            {
+                await transaction.CommitAsync(ct);
+            }
+            catch (Exception e)
+            {
+                e.Data[CommitFailed] = true;
+                throw;
+            }
             return result;
         }, (this, work), ct).AsTask();
 
-    /// <summary>One write statement on its own (its own implicit transaction); returns the rows affected. Retried as above.</summary>
+    /// <summary>
+    /// One write statement on its own (its own implicit transaction); returns the rows affected. Run again
+    /// only when it certainly did not apply (deadlock victim, lock timeout, busy): after a lost connection it
+    /// may have committed.
+    /// </summary>
     public Task<int> ExecuteAsync(string sql, object? parameters = null, CancellationToken ct = default) =>
-        _retry.ExecuteAsync(static async (state, ct) =>
+        _retryStatement.ExecuteAsync(static async (state, ct) =>
         {
             var (db, sql, parameters) = state;
             using var turn = await db.WriteTurnAsync(ct);

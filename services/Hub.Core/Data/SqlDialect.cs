@@ -49,10 +49,17 @@ public abstract class SqlDialect
     public abstract bool IsUniqueViolation(DbException exception);
 
     /// <summary>
-    /// An error after which the whole transaction may simply run again: the store rolled it back (deadlock
-    /// victim, lock timeout, lost connection, busy file) and nothing of it is left.
+    /// An error after which the whole transaction may simply run again, as long as it came before the commit:
+    /// the store rolled it back (deadlock victim, lock timeout, busy file) or lost the connection, which
+    /// rolls back an open transaction too.
     /// </summary>
     public abstract bool IsTransient(Exception exception);
+
+    /// <summary>
+    /// The narrower case in which even a statement on its own certainly did not apply (it never ran, or was
+    /// rolled back), so it may run again. Not a lost connection: the statement may have committed before it.
+    /// </summary>
+    public abstract bool NotApplied(Exception exception);
 
     /// <summary>
     /// Compares the idempotency key column with <paramref name="parameter"/> exactly: every character, case
@@ -142,6 +149,9 @@ public sealed class SqliteDialect : SqlDialect
     public override bool IsTransient(Exception exception) =>
         exception is SqliteException { SqliteErrorCode: 5 or 6 };
 
+    // A busy or locked statement did not run.
+    public override bool NotApplied(Exception exception) => IsTransient(exception);
+
     // BINARY collation: = compares every byte, trailing spaces and case included.
     public override string IdempotencyKeyEquals(string parameter) => $"idem_key = {parameter}";
 
@@ -206,20 +216,24 @@ public sealed class SqlServerDialect : SqlDialect
     // lock either way; plain reads see committed rows either way (a version, or wait for the lock).
     public override IsolationLevel WriteIsolation => IsolationLevel.ReadCommitted;
 
-    // 1205: chosen as deadlock victim; 1222: lock request timeout; 3960: snapshot update conflict; the rest are
-    // connection and availability errors SqlClient's own retry logic counts as transient (Azure SQL included).
-    // In each case the server has rolled the transaction back, so running it again from the start is safe.
-    private static readonly HashSet<int> TransientNumbers =
+    // 1205: chosen as deadlock victim (the server rolled the transaction back); 1222: lock request timeout
+    // (the statement was stopped before it changed anything); 3960: snapshot update conflict (rolled back).
+    private static readonly HashSet<int> NotAppliedNumbers = [1205, 1222, 3960];
+
+    // Connection and availability errors SqlClient's own retry logic counts as transient (Azure SQL included),
+    // and -2, the client's command timeout. A transaction open on a lost connection is rolled back by the server.
+    private static readonly HashSet<int> ConnectionNumbers =
     [
-        1205, 1222, 3960, -2, 20, 64, 233, 10053, 10054, 10060, 10928, 10929, 40143, 40197, 40501, 40540, 40613,
+        -2, 20, 64, 233, 10053, 10054, 10060, 10928, 10929, 40143, 40197, 40501, 40540, 40613,
         42108, 42109, 49918, 49919, 49920, 4060, 4221, 615, 926,
     ];
 
-    public override bool IsTransient(Exception exception) => exception switch
-    {
-        SqlException e => e.Errors.Cast<SqlError>().Any(error => TransientNumbers.Contains(error.Number)),
-        _ => false,
-    };
+    private static bool Has(Exception exception, HashSet<int> numbers) =>
+        exception is SqlException e && e.Errors.Cast<SqlError>().Any(error => numbers.Contains(error.Number));
+
+    public override bool IsTransient(Exception exception) => Has(exception, NotAppliedNumbers) || Has(exception, ConnectionNumbers);
+
+    public override bool NotApplied(Exception exception) => Has(exception, NotAppliedNumbers);
 
     // Latin1_General_100_BIN2 on the column makes = case- and accent-exact, but = still pads the shorter
     // string with spaces (ANSI), so 'abc' = 'abc ' holds even in BIN2. The key is therefore matched on its

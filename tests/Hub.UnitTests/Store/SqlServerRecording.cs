@@ -44,6 +44,7 @@ public sealed partial class RecordingDialect : SqlDialect
     public override IsolationLevel WriteIsolation => _sqlite.WriteIsolation;
     public override bool IsUniqueViolation(DbException exception) => _sqlite.IsUniqueViolation(exception);
     public override bool IsTransient(Exception exception) => _sqlite.IsTransient(exception);
+    public override bool NotApplied(Exception exception) => _sqlite.NotApplied(exception);
 
     public override string LimitClause => Mark(_sqlite.LimitClause, _sqlServer.LimitClause);
     public override string LockedTable(string table) => Mark(_sqlite.LockedTable(table), _sqlServer.LockedTable(table));
