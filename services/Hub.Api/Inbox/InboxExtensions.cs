@@ -1,5 +1,8 @@
 using Hub.Core.Hosting;
+using Hub.Core.Redis;
 using MassTransit;
+using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
+using StackExchange.Redis;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.FileProviders;
 
@@ -7,19 +10,35 @@ namespace Hub.Api.Inbox;
 
 public static class InboxExtensions
 {
+    /// <summary>
+    /// The hub and its pushes. Inbox signals (ConversationChanged, MessageStored) are consumed once, by any API
+    /// process (a competing consumer on <c>hub-api-inbox</c>), which pushes through <see cref="IHubContext{THub}"/>.
+    /// With <c>HUB_REDIS</c> the official SignalR Redis backplane carries that push to every API process's
+    /// connections; without Redis the push reaches only the consuming process's own agents, so scale-out of the
+    /// api role requires Redis (a warning at start says so when the bus is shared).
+    /// </summary>
     public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSignalR(o => o.AddFilter<InboxSessionFilter>()).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
+        var hub = builder.HubOptions();
+        var signalR = builder.Services.AddSignalR(o => o.AddFilter<InboxSessionFilter>()).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
+        if (hub.UsesRedis)
+        {
+            signalR.AddStackExchangeRedis();
+            // Hub's own connection (one multiplexer per process) and its prefix on every backplane channel.
+            builder.Services.AddOptions<RedisOptions>().Configure<IConnectionMultiplexer, RedisNames>((o, redis, names) =>
+            {
+                o.Configuration.ChannelPrefix = names.SignalRChannelPrefix;
+                o.ConnectionFactory = _ => Task.FromResult(redis);
+            });
+        }
+        else if (hub.UsesRabbitMq)
+        {
+            builder.Services.AddHostedService<SingleProcessInboxWarning>();
+        }
         builder.Services.AddSingleton<InboxActions>();
         builder.Services.AddSingleton<TypingTracker>();
         builder.Services.AddSingleton<InboxPresence>();
-        var instance = Ids.RandomToken(6).ToLowerInvariant();
-        builder.ConfigureHubBus(x => x.AddConsumer<InboxNotifier>().Endpoint(e =>
-        {
-            e.Name = "hub-api-inbox";
-            e.InstanceId = instance;
-            e.Temporary = true;
-        }));
+        builder.ConfigureHubBus(x => x.AddConsumer<InboxNotifier>().Endpoint(e => e.Name = "hub-api-inbox"));
         return builder;
     }
 
@@ -46,4 +65,17 @@ public static class InboxExtensions
         }
         return app;
     }
+}
+
+/// <summary>Says once, at start, what a shared bus without Redis means for the inbox.</summary>
+internal sealed class SingleProcessInboxWarning(ILogger<SingleProcessInboxWarning> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        logger.LogWarning("HUB_REDIS is not set: inbox pushes reach only agents connected to the API process that consumed the change. "
+            + "Run one API process, or set HUB_REDIS so the SignalR backplane reaches every API process (scale-out requires Redis).");
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

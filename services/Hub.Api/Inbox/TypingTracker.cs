@@ -2,18 +2,17 @@ using System.Collections.Concurrent;
 using System.Security.Claims;
 using Dapper;
 using Hub.Api.Auth;
-using Hub.Contracts;
 using Hub.Core.Data;
-using MassTransit;
+using Microsoft.AspNetCore.SignalR;
 
 namespace Hub.Api.Inbox;
 
 /// <summary>
 /// Typing indicators that never stick: each signal is announced as active, and unless another arrives
-/// within <see cref="Expiry"/> the tracker announces it inactive. Announcements go over the bus so agents
-/// on other API processes see them too.
+/// within <see cref="Expiry"/> the tracker announces it inactive. Announcements go straight through the hub
+/// context: with <c>HUB_REDIS</c> the SignalR backplane carries them to agents on other API processes.
 /// </summary>
-public sealed class TypingTracker(IBus bus, HubDb db, ILogger<TypingTracker> logger)
+public sealed class TypingTracker(IHubContext<InboxHub> hub, HubDb db, ILogger<TypingTracker> logger)
 {
     public static readonly TimeSpan Expiry = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<(string Conversation, string Agent), CancellationTokenSource> _active = new();
@@ -52,7 +51,7 @@ public sealed class TypingTracker(IBus bus, HubDb db, ILogger<TypingTracker> log
     {
         try
         {
-            await bus.Publish(new AgentTyping(conversationId, botId, agent.AgentId()!, agent.AgentName(), active));
+            await InboxNotifier.Audience(hub, botId).SendAsync("typing", new TypingView(conversationId, agent.AgentName(), agent.AgentId()!, active));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -1,6 +1,5 @@
 using Dapper;
 using Hub.Core.Bots;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -13,7 +12,7 @@ public static class HubStoreExtensions
         DefaultTypeMap.MatchNamesWithUnderscores = true;
         builder.Services.AddSingleton<HubDb>();
         builder.Services.AddSingleton<Migrator>();
-        builder.Services.AddSingleton(new BotCache(TimeSpan.FromSeconds(builder.Configuration.GetValue("HUB_CACHE_SECONDS", 3.0))));
+        builder.Services.AddSingleton<BotCache>();
         builder.Services.AddHostedService<MigrationHostedService>();
         builder.Services.AddHostedService<SqliteCheckpointer>();
         return builder;
