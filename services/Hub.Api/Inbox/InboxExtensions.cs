@@ -1,5 +1,4 @@
 using Hub.Core.Hosting;
-using Hub.Core.Redis;
 using MassTransit;
 using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
 using StackExchange.Redis;
@@ -23,13 +22,11 @@ public static class InboxExtensions
         var signalR = builder.Services.AddSignalR(o => o.AddFilter<InboxSessionFilter>()).AddJsonProtocol(o => HubJson.Configure(o.PayloadSerializerOptions));
         if (hub.UsesRedis)
         {
+            // Hub's own connection (one multiplexer per process), whose ChannelPrefix puts HUB_REDIS_PREFIX before
+            // every backplane channel (hub:Hub.Api.Inbox.InboxHub:…).
             signalR.AddStackExchangeRedis();
-            // Hub's own connection (one multiplexer per process) and its prefix on every backplane channel.
-            builder.Services.AddOptions<RedisOptions>().Configure<IConnectionMultiplexer, RedisNames>((o, redis, names) =>
-            {
-                o.Configuration.ChannelPrefix = names.SignalRChannelPrefix;
-                o.ConnectionFactory = _ => Task.FromResult(redis);
-            });
+            builder.Services.AddOptions<RedisOptions>().Configure<IConnectionMultiplexer>((o, redis) =>
+                o.ConnectionFactory = _ => Task.FromResult(redis));
         }
         else if (hub.UsesRabbitMq)
         {

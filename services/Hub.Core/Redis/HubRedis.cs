@@ -32,6 +32,8 @@ public static class HubRedis
             options.AsyncTimeout = 5000;
             options.SyncTimeout = 5000;
             options.ClientName ??= "hub";
+            // Every channel of this connection, Hub's and the SignalR backplane's alike, starts with the prefix.
+            options.ChannelPrefix = RedisChannel.Literal(sp.GetRequiredService<RedisNames>().Prefix);
             // Built on first use, which is a hosted service's StartAsync (the reply subscriber, cache evictions):
             // with AbortOnConnectFail=false this returns at once and connects in the background.
             return ConnectionMultiplexer.Connect(options);
@@ -46,23 +48,22 @@ public static class HubRedis
 
 /// <summary>
 /// Every Redis key and channel name Hub uses, behind <c>HUB_REDIS_PREFIX</c> (default <c>hub:</c>), so
-/// several Hubs (or other applications) can share one Redis without reading each other's state.
+/// several Hubs (or other applications) can share one Redis without reading each other's state. Channels get
+/// the prefix from the connection itself (<see cref="ConfigurationOptions.ChannelPrefix"/>), which also covers
+/// the SignalR backplane's own channel names; keys get it here.
 /// </summary>
 public sealed record RedisNames(string Prefix)
 {
-    /// <summary>Where the AI worker publishes reply events for one API process.</summary>
-    public RedisChannel ReplyChannel(string address) => RedisChannel.Literal($"{Prefix}replies:{address}");
+    /// <summary>Where the AI worker publishes reply events for one API process (<c>{prefix}replies:{address}</c> on the wire).</summary>
+    public RedisChannel ReplyChannel(string address) => RedisChannel.Literal($"replies:{address}");
 
     /// <summary>Replies to re-driven messages, whose waiting process is not known: every API process listens.</summary>
-    public RedisChannel SharedReplyChannel => RedisChannel.Literal($"{Prefix}replies");
+    public RedisChannel SharedReplyChannel => RedisChannel.Literal("replies");
 
     /// <summary>"This cached row changed": every process drops its copy.</summary>
-    public RedisChannel CacheEvictionChannel => RedisChannel.Literal($"{Prefix}cache:evict");
+    public RedisChannel CacheEvictionChannel => RedisChannel.Literal("cache:evict");
 
-    /// <summary>The SignalR backplane's channels start with this (it adds its own <c>:…</c> suffixes).</summary>
-    public RedisChannel SignalRChannelPrefix => RedisChannel.Literal($"{Prefix}signalr");
-
-    /// <summary>Rate-limit buckets: the library names its keys itself, so the whole database view is prefixed.</summary>
+    /// <summary>Rate-limit buckets: the library names its keys itself (<c>rl:tb:{…}</c>), so its database view is prefixed.</summary>
     public RedisKey RateLimitKeyPrefix => $"{Prefix}ratelimit:";
 }
 
