@@ -16,7 +16,7 @@ public static class AiWorkerExtensions
     {
         if (!builder.HasRole(HubRoles.AiWorker)) return builder;
 
-        builder.Services.AddOptions<AiWorkerOptions>().Bind(builder.Configuration);
+        builder.Services.AddOptions<AiWorkerOptions>().Bind(builder.Configuration).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(sp => new LlmResilience(sp.GetRequiredService<IOptions<AiWorkerOptions>>().Value));
         builder.Services.AddSingleton<ReplyStore>();
         builder.Services.AddSingleton<ILlmProvider>(sp =>
@@ -26,14 +26,18 @@ public static class AiWorkerExtensions
         builder.Services.AddHostedService<PendingReplyRedriver>();
         builder.Services.AddHostedService<TokenizerWarmUp>();
 
-        var concurrency = builder.Configuration.GetValue("HUB_AI_CONCURRENCY", 32);
-        builder.ConfigureHubBus(x => x.AddConsumer<ProduceReplyConsumer>()
-            .Endpoint(e =>
+        builder.ConfigureHubBus(x =>
+        {
+            x.AddConsumer<ProduceReplyConsumer>().Endpoint(e => e.Name = "hub-ai-worker");
+            // Sized from the bound options (HUB_AI_CONCURRENCY), read when the bus builds its endpoints.
+            x.AddConfigureEndpointsCallback((context, name, e) =>
             {
-                e.Name = "hub-ai-worker";
+                if (name != "hub-ai-worker") return;
+                var concurrency = context.GetRequiredService<IOptions<AiWorkerOptions>>().Value.Concurrency;
                 e.ConcurrentMessageLimit = concurrency;
                 e.PrefetchCount = concurrency;
-            }));
+            });
+        });
         return builder;
     }
 }

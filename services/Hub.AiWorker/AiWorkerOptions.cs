@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
 
 namespace Hub.AiWorker;
@@ -9,7 +10,9 @@ namespace Hub.AiWorker;
 public sealed class AiWorkerOptions
 {
     /// <summary>How many replies one worker produces at once.</summary>
-    [ConfigurationKeyName("HUB_AI_CONCURRENCY")] public int Concurrency { get; set; } = 32;
+    [ConfigurationKeyName("HUB_AI_CONCURRENCY")]
+    [Range(1, 100_000, ErrorMessage = "HUB_AI_CONCURRENCY must be a whole number from 1 to 100000.")]
+    public int Concurrency { get; set; } = 32;
 
     /// <summary>How long a worker holds a message before another may take it over (longer than a slow LLM reply).</summary>
     [ConfigurationKeyName("HUB_REPLY_LEASE_SECONDS")] public int ReplyLeaseSeconds { get; set; } = 180;

@@ -25,15 +25,17 @@ public static class ApiExtensions
         builder.AddHubAuth();
         builder.AddHubRateLimits();
         builder.Services.AddHubOpenApi();
+        builder.Services.AddOptions<MessageOptions>().Bind(builder.Configuration).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<MessageIntake>();
         builder.Services.AddSingleton<ReplyWaiters>();
         builder.AddInbox();
 
         // Replies come back to the process holding the caller's connection: on its own Redis channel when
         // Redis is configured, otherwise on its own temporary queue (every API process sees every reply).
+        // ReplyRouting decides for the worker's side too, from the same bound options.
         var instance = Ids.RandomToken(6).ToLowerInvariant();
         builder.Services.AddSingleton(new ApiInstance(instance));
-        if (Core.Redis.HubRedis.IsConfigured(builder.Configuration))
+        if (Core.Replies.ReplyRouting.ViaRedis(builder.HubOptions()))
             builder.Services.AddHostedService<RedisReplySubscriber>();
         else
             builder.ConfigureHubBus(x => x.AddConsumer<ReplyRelay>().Endpoint(e =>

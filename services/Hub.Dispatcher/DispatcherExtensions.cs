@@ -1,9 +1,9 @@
 using Hub.Core.Hosting;
 using Hub.Dispatcher.Delivery;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Hub.Dispatcher;
 
@@ -25,13 +25,18 @@ public static class DispatcherExtensions
         builder.Services.AddSingleton<DueSignal>();
         builder.Services.AddHostedService<DeliveryScheduler>();
 
-        var concurrency = builder.Configuration.GetValue("HUB_DISPATCHER_CONCURRENCY", 64);
-        builder.ConfigureHubBus(x => x.AddConsumer<DeliverWebhookConsumer>().Endpoint(e =>
+        builder.ConfigureHubBus(x =>
         {
-            e.Name = "hub-dispatcher";
-            e.ConcurrentMessageLimit = concurrency;
-            e.PrefetchCount = concurrency;
-        }));
+            x.AddConsumer<DeliverWebhookConsumer>().Endpoint(e => e.Name = "hub-dispatcher");
+            // Sized from the bound options (HUB_DISPATCHER_CONCURRENCY), read when the bus builds its endpoints.
+            x.AddConfigureEndpointsCallback((context, name, e) =>
+            {
+                if (name != "hub-dispatcher") return;
+                var concurrency = context.GetRequiredService<IOptions<DispatcherOptions>>().Value.Concurrency;
+                e.ConcurrentMessageLimit = concurrency;
+                e.PrefetchCount = concurrency;
+            });
+        });
         return builder;
     }
 

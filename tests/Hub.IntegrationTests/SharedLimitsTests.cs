@@ -6,7 +6,10 @@ using Xunit.Abstractions;
 
 namespace Hub.IntegrationTests;
 
-/// <summary>Two API processes sharing Redis, with a tight limit: 1 request a second per key, bursts of 3.</summary>
+/// <summary>
+/// Two API processes sharing Redis, with a tight limit (1 request a second per key, bursts of 3) and caches kept for
+/// 10 minutes, so that only Redis's eviction messages can make a change visible to the other process in time.
+/// </summary>
 public sealed class SharedLimitsFixture : IAsyncLifetime
 {
     public const int PerSecond = 1;
@@ -22,6 +25,7 @@ public sealed class SharedLimitsFixture : IAsyncLifetime
         {
             ["HUB_RATE_LIMIT_PER_SECOND"] = PerSecond.ToString(),
             ["HUB_RATE_LIMIT_BURST"] = Burst.ToString(),
+            ["HUB_CACHE_SECONDS"] = "600",
         });
         var processes = await Cluster.StartAllAsync(("api-a", "api"), ("api-b", "api"));
         (ApiA, ApiB) = (processes[0], processes[1]);
@@ -100,6 +104,69 @@ public sealed class SharedLimitsTests(SharedLimitsFixture fixture, ITestOutputHe
         var messages = await onB.MessagesAsync(conversation);
         var stored = Assert.Single(messages, m => m["from"]!.GetValue<string>() == "user");
         Assert.Equal(both[0].MessageId, stored["message_id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_key_deleted_through_one_api_process_is_refused_at_once_by_the_other()
+    {
+        var admin = fixture.Cluster.Admin(fixture.ApiA);
+        var (botId, _) = await admin.CreateBotAsync();
+        var created = await admin.PostOkAsync($"/v1/bots/{botId}/keys", new JsonObject());
+        var onB = new HubClient(fixture.ApiB, created["api_key"]!.GetValue<string>());
+        using (var before = await onB.GetAsync("/v1/conversations?limit=1")) Assert.Equal(HttpStatusCode.OK, before.StatusCode); // B caches the key
+
+        using (var deleted = await PastTheLimitAsync(() => admin.DeleteAsync($"/v1/bots/{botId}/keys/{created["key_id"]!.GetValue<string>()}")))
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+
+        // B hears of the deletion over Redis; without that it would accept the key for HUB_CACHE_SECONDS (10 minutes).
+        var clock = Stopwatch.StartNew();
+        var statuses = new List<int>();
+        while (clock.Elapsed < TimeSpan.FromSeconds(5) && !statuses.Contains(401))
+        {
+            using var response = await onB.GetAsync("/v1/conversations?limit=1");
+            statuses.Add((int)response.StatusCode);
+            if (response.StatusCode != HttpStatusCode.Unauthorized) await Task.Delay(500);
+        }
+        output.WriteLine($"{string.Join(", ", statuses)} in {clock.ElapsedMilliseconds} ms");
+        Assert.Contains(401, statuses);
+    }
+
+    [Fact]
+    public async Task Every_redis_key_and_channel_hub_uses_starts_with_the_prefix()
+    {
+        var prefix = fixture.Cluster.RedisPrefix;
+        var (_, key) = await fixture.Cluster.Admin(fixture.ApiA).CreateBotAsync();
+        var client = new HubClient(fixture.ApiA, key);
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(fixture.Cluster.Redis!);
+        var server = redis.GetServers().Single();
+        var database = redis.GetDatabase().Database;
+
+        // A bucket lives in Redis for as long as it takes to refill (3 s here): look right after a request.
+        List<string> keys = [];
+        for (var attempt = 0; attempt < 5 && !keys.Any(k => k.Contains("ratelimit:")); attempt++)
+        {
+            using (await client.GetAsync("/v1/conversations?limit=1")) { }
+            keys = server.Keys(database, pattern: "*", pageSize: 1000).Select(k => (string)k!).ToList();
+        }
+        var channels = (await server.SubscriptionChannelsAsync(StackExchange.Redis.RedisChannel.Pattern(prefix + "*"))).Select(c => c.ToString()).ToList();
+        output.WriteLine($"keys: {string.Join(", ", keys)}\nchannels: {string.Join(", ", channels)}");
+
+        Assert.Contains(keys, k => k.StartsWith(prefix + "ratelimit:", StringComparison.Ordinal));
+        Assert.DoesNotContain(keys, k => k.StartsWith("rl:", StringComparison.Ordinal)); // the library's own names, unprefixed
+        Assert.Contains(prefix + "replies", channels);
+        Assert.Contains(prefix + "cache:evict", channels);
+        Assert.Contains(channels, c => c.StartsWith(prefix + "Hub.Api.Inbox.InboxHub:", StringComparison.Ordinal)); // the SignalR backplane
+    }
+
+    private static async Task<HttpResponseMessage> PastTheLimitAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        while (true)
+        {
+            var response = await send();
+            if (response.StatusCode != HttpStatusCode.TooManyRequests) return response;
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+            response.Dispose();
+        }
     }
 
     /// <summary>Sends a webhook-mode message, waiting out 429s (this fixture's limit is tight on purpose).</summary>

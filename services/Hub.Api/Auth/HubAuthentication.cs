@@ -4,6 +4,7 @@ using Dapper;
 using Hub.Api.Errors;
 using Hub.Core.Data;
 using Hub.Core.Hosting;
+using Hub.Core.Redis;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -54,25 +55,41 @@ public static class HubClaims
 
 /// <summary>
 /// Bot keys by hash, as the authentication handler reads them on every request. A key deleted here (or with
-/// its bot) is refused at once; another API process goes on accepting it for up to <c>HUB_CACHE_SECONDS</c>
+/// its bot) is refused at once; with Redis every other API process drops its keys as soon as it hears so
+/// (<see cref="ICacheEvictions"/>), without Redis it goes on accepting the key for up to <c>HUB_CACHE_SECONDS</c>
 /// (default 3), until its entry expires. Unknown keys are not kept, so a new key works at once everywhere.
 /// </summary>
-public sealed class BotKeyCache(HubDb db, IConfiguration configuration)
+public sealed class BotKeyCache
 {
     public sealed record BotKey(string Id, string BotId);
 
-    private readonly ShortLivedCache<string, BotKey> _keys = new(TimeSpan.FromSeconds(configuration.GetValue("HUB_CACHE_SECONDS", 3.0)));
+    private const string Name = "bot-keys";
+    private readonly HubDb _db;
+    private readonly ICacheEvictions _evictions;
+    private readonly ShortLivedCache<string, BotKey> _keys;
+
+    public BotKeyCache(HubDb db, IOptions<HubOptions> options, ICacheEvictions evictions)
+    {
+        _db = db;
+        _evictions = evictions;
+        _keys = new(TimeSpan.FromSeconds(options.Value.CacheSeconds));
+        evictions.Subscribe(Name, _ => _keys.Clear());
+    }
 
     public Task<BotKey?> FindAsync(string keyHash, CancellationToken ct) =>
-        _keys.GetOrLoadAsync(keyHash, (db, ct), static async (hash, s) =>
+        _keys.GetOrLoadAsync(keyHash, (_db, ct), static async (hash, s) =>
         {
-            await using var c = await s.db.OpenAsync(s.ct);
+            await using var c = await s._db.OpenAsync(s.ct);
             return await c.QuerySingleOrDefaultAsync<BotKey>(
                 new CommandDefinition("SELECT id AS Id, bot_id AS BotId FROM bot_keys WHERE key_hash = @hash", new { hash }, cancellationToken: s.ct));
         });
 
     /// <summary>After a key (or a bot with its keys) is deleted: keys are deleted rarely, so all are read again.</summary>
-    public void Clear() => _keys.Clear();
+    public void Clear()
+    {
+        _keys.Clear();
+        _evictions.Announce(Name, null);
+    }
 }
 
 /// <summary>

@@ -1,23 +1,22 @@
 using System.Security.Claims;
 using Dapper;
 using Hub.Api.Auth;
-using Hub.Contracts;
 using Hub.Core.Data;
-using MassTransit;
+using Microsoft.AspNetCore.SignalR;
 
 namespace Hub.Api.Inbox;
 
 /// <summary>
 /// Typing indicators that never stick: each signal is announced as active, and unless another arrives
-/// within <see cref="Expiry"/> the tracker announces it inactive. Announcements go over the bus so agents
-/// on other API processes see them too.
+/// within <see cref="Expiry"/> the tracker announces it inactive. Announcements go straight through the hub
+/// context: with <c>HUB_REDIS</c> the SignalR backplane carries them to agents on other API processes.
 /// </summary>
 /// <remarks>
 /// One entry and one timer per agent typing in a conversation: a further signal moves the timer, it does not
 /// make another one. The timer is disposed when the entry goes (expired or stopped), so what is kept is what is
 /// typing now, however many signals came before.
 /// </remarks>
-public sealed class TypingTracker(IBus bus, HubDb db, TimeProvider clock, ILogger<TypingTracker> logger)
+public sealed class TypingTracker(IHubContext<InboxHub> hub, HubDb db, TimeProvider clock, ILogger<TypingTracker> logger)
 {
     public static readonly TimeSpan Expiry = TimeSpan.FromSeconds(5);
 
@@ -93,7 +92,7 @@ public sealed class TypingTracker(IBus bus, HubDb db, TimeProvider clock, ILogge
     {
         try
         {
-            await bus.Publish(new AgentTyping(conversationId, botId, agent.AgentId()!, agent.AgentName(), active));
+            await InboxNotifier.Audience(hub, botId).SendAsync("typing", new TypingView(conversationId, agent.AgentName(), agent.AgentId()!, active));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

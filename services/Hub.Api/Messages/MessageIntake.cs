@@ -17,10 +17,10 @@ namespace Hub.Api.Messages;
 /// pending reply marker with a re-drive time, all in one transaction with the idempotency record. Once
 /// this commits the message is accepted: the re-driver will see it answered even if this process dies.
 /// </summary>
-public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, IConfiguration configuration)
+public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, Microsoft.Extensions.Options.IOptions<MessageOptions> options)
 {
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
-    private readonly long _redriveAfterMs = configuration.GetValue("HUB_REPLY_REDRIVE_SECONDS", 30) * 1000L;
+    private readonly long _redriveAfterMs = options.Value.ReplyRedriveSeconds * 1000L;
 
     public abstract record Outcome;
     /// <param name="Replayed">True when the Idempotency-Key named an earlier message: nothing new was stored.</param>

@@ -46,7 +46,7 @@ public static class MessagesApi
 
     internal static async Task<IResult> SendMessage(
         string id, HttpRequest request, ClaimsPrincipal user, MessageIntake intake, ReplyWaiters waiters,
-        IBus bus, HubDb db, BotCache bots, IConfiguration configuration, ApiInstance instance, ILogger<MessageIntake> logger)
+        IBus bus, HubDb db, BotCache bots, Microsoft.Extensions.Options.IOptions<MessageOptions> options, ApiInstance instance, ILogger<MessageIntake> logger)
     {
         var input = await JsonBody.ReadAsync<SendMessageInput>(request);
         var mode = input.ResponseMode ?? "blocking";
@@ -104,7 +104,7 @@ public static class MessagesApi
 
         if (mode == "streaming")
         {
-            var ping = TimeSpan.FromSeconds(configuration.GetValue("HUB_SSE_PING_SECONDS", 15.0));
+            var ping = TimeSpan.FromSeconds(options.Value.SsePingSeconds);
             return new ServerSentEventsResult(Stream(waiter, message, timeout, ping, intake, bus));
         }
 

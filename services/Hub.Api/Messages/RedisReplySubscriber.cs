@@ -1,3 +1,4 @@
+using Hub.Core.Redis;
 using Hub.Core.Replies;
 using StackExchange.Redis;
 
@@ -11,21 +12,28 @@ public sealed record ApiInstance(string Id);
 /// re-driven messages) and hands each event to the waiting caller. Subscribed before the server starts
 /// taking requests, so no reply can arrive before its listener.
 /// </summary>
-public sealed class RedisReplySubscriber(IConnectionMultiplexer redis, ApiInstance instance, ReplyWaiters waiters,
+public sealed class RedisReplySubscriber(IConnectionMultiplexer redis, RedisNames names, ApiInstance instance, ReplyWaiters waiters,
     ILogger<RedisReplySubscriber> logger) : IHostedService
 {
+    private readonly List<ChannelMessageQueue> _queues = [];
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Message queues, not handler callbacks: a queue hands messages over one at a time, in the order
+        // published, so a reply's chunks mostly arrive in order (ReplyWaiters reorders whatever does not).
         var subscriber = redis.GetSubscriber();
-        await subscriber.SubscribeAsync(RedisReplyRoute.ChannelFor(instance.Id), (_, value) => Deliver(value));
-        await subscriber.SubscribeAsync(RedisReplyRoute.SharedChannel, (_, value) => Deliver(value));
+        foreach (var channel in new[] { names.ReplyChannel(instance.Id), names.SharedReplyChannel })
+        {
+            var queue = await subscriber.SubscribeAsync(channel);
+            queue.OnMessage(message => Deliver(message.Message));
+            _queues.Add(queue);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        var subscriber = redis.GetSubscriber();
-        await subscriber.UnsubscribeAsync(RedisReplyRoute.ChannelFor(instance.Id));
-        await subscriber.UnsubscribeAsync(RedisReplyRoute.SharedChannel);
+        foreach (var queue in _queues) await queue.UnsubscribeAsync();
+        _queues.Clear();
     }
 
     private void Deliver(RedisValue value)

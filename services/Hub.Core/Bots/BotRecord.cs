@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Dapper;
 using Hub.Core.Data;
+using Hub.Core.Hosting;
+using Hub.Core.Redis;
+using Microsoft.Extensions.Options;
 
 namespace Hub.Core.Bots;
 
@@ -55,12 +58,27 @@ public static class BotReader
 /// <summary>
 /// Bots as the message path reads them (handoff keywords, webhook subscription, prompt and pricing,
 /// blocking timeout), several times per message. A bot changed or deleted in this process is evicted at
-/// once; another process (a scaled-out AI worker) keeps the old row for up to <c>HUB_CACHE_SECONDS</c>
+/// once; with Redis every other process drops its copy as soon as it hears so (<see cref="ICacheEvictions"/>),
+/// without Redis another process (a scaled-out AI worker) keeps the old row for up to <c>HUB_CACHE_SECONDS</c>
 /// (default 3). The dispatcher reads its own copy (URL, secrets, endpoint health) and does not use this.
 /// </summary>
-public sealed class BotCache(TimeSpan ttl)
+public sealed class BotCache
 {
-    private readonly ShortLivedCache<string, BotRecord> _bots = new(ttl);
+    private const string Name = "bots";
+    private readonly ShortLivedCache<string, BotRecord> _bots;
+    private readonly ICacheEvictions _evictions;
+
+    public BotCache(IOptions<HubOptions> options, ICacheEvictions evictions) : this(TimeSpan.FromSeconds(options.Value.CacheSeconds), evictions) { }
+
+    /// <summary>A cache only this process evicts (tests, tools).</summary>
+    public BotCache(TimeSpan ttl) : this(ttl, new LocalCacheEvictions()) { }
+
+    private BotCache(TimeSpan ttl, ICacheEvictions evictions)
+    {
+        _bots = new(ttl);
+        _evictions = evictions;
+        evictions.Subscribe(Name, id => { if (id is null) _bots.Clear(); else _bots.Remove(id); });
+    }
 
     /// <summary>Reads a missing bot on <paramref name="connection"/>, inside <paramref name="transaction"/> when given.</summary>
     public Task<BotRecord?> GetAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, string id) =>
@@ -71,6 +89,10 @@ public sealed class BotCache(TimeSpan ttl)
     public Task<BotRecord?> GetAsync(HubDb db, string id, CancellationToken ct) =>
         _bots.GetOrLoadAsync(id, (db, ct), static (id, s) => BotReader.GetAsync(s.db, id, s.ct));
 
-    /// <summary>After the bot's row changed (or went) in this process.</summary>
-    public void Evict(string id) => _bots.Remove(id);
+    /// <summary>After the bot's row changed (or went) in this process: here at once, elsewhere when they hear of it.</summary>
+    public void Evict(string id)
+    {
+        _bots.Remove(id);
+        _evictions.Announce(Name, id);
+    }
 }

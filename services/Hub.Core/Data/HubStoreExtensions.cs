@@ -1,7 +1,6 @@
 using Dapper;
 using Hub.Core.Bots;
 using Hub.Core.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -16,7 +15,7 @@ public static class HubStoreExtensions
         builder.Services.AddSingleton(sp => SqlDialect.For(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<HubOptions>>().Value.Database));
         builder.Services.AddSingleton<HubDb>();
         builder.Services.AddSingleton<Migrator>();
-        builder.Services.AddSingleton(new BotCache(TimeSpan.FromSeconds(builder.Configuration.GetValue("HUB_CACHE_SECONDS", 3.0))));
+        builder.Services.AddSingleton<BotCache>();
         builder.Services.AddHostedService<MigrationHostedService>();
         builder.Services.AddHostedService<SqliteCheckpointer>();
         return builder;

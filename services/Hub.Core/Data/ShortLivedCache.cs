@@ -1,43 +1,52 @@
-using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace Hub.Core.Data;
 
 /// <summary>
-/// Rows that nearly every request reads and that change rarely (bot keys, bots), kept for a few seconds.
-/// Only found rows are kept. A change made in this process evicts at once (<see cref="Remove"/>,
-/// <see cref="Clear"/>); a change made by another process is seen when the entry expires, so the TTL is
-/// the longest that another process may act on the old row.
+/// Rows that nearly every request reads and that change rarely (bot keys, bots), kept for a few seconds in a
+/// <see cref="MemoryCache"/> of bounded size. Only found rows are kept. A change made in this process evicts at
+/// once (<see cref="Remove"/>, <see cref="Clear"/>); other processes hear of it through
+/// <see cref="Redis.ICacheEvictions"/> with Redis, or see it when the entry expires, so the TTL is the longest
+/// that another process may act on the old row.
 /// </summary>
-public sealed class ShortLivedCache<TKey, TValue>(TimeSpan ttl, int capacity = 10_000) where TKey : notnull where TValue : class
+public sealed class ShortLivedCache<TKey, TValue> : IDisposable where TKey : notnull where TValue : class
 {
-    private readonly ConcurrentDictionary<TKey, Entry> _entries = new();
-    private readonly long _ttlMs = (long)ttl.TotalMilliseconds;
+    private readonly MemoryCache _entries;
+    private readonly TimeSpan _ttl;
     // Bumped by every eviction, so that a load that read the row before the change cannot put it back after.
     private long _generation;
 
-    private sealed record Entry(TValue Value, long ExpiresAt);
-
-    public async Task<TValue?> GetOrLoadAsync<TState>(TKey key, TState state, Func<TKey, TState, Task<TValue?>> load)
+    public ShortLivedCache(TimeSpan ttl, int capacity = 10_000)
     {
-        var now = Environment.TickCount64;
-        if (_entries.TryGetValue(key, out var entry) && entry.ExpiresAt > now) return entry.Value;
+        _ttl = ttl;
+        // Each entry counts 1: at capacity a new row is not kept (and the oldest are compacted away), never an OOM.
+        _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = capacity, CompactionPercentage = 0.25 });
+    }
 
+    public Task<TValue?> GetOrLoadAsync<TState>(TKey key, TState state, Func<TKey, TState, Task<TValue?>> load) =>
+        _entries.TryGetValue(key, out var value) ? Task.FromResult((TValue?)value) : LoadAsync(key, state, load);
+
+    private async Task<TValue?> LoadAsync<TState>(TKey key, TState state, Func<TKey, TState, Task<TValue?>> load)
+    {
         var generation = Volatile.Read(ref _generation);
         var value = await load(key, state);
-        if (value is null || _ttlMs <= 0) return value;
+        if (value is null || _ttl <= TimeSpan.Zero) return value;
 
-        if (_entries.Count >= capacity) _entries.Clear();
-        var stored = new Entry(value, now + _ttlMs);
-        _entries[key] = stored;
+        using (var entry = _entries.CreateEntry(key))
+        {
+            entry.Value = value;
+            entry.Size = 1;
+            entry.AbsoluteExpirationRelativeToNow = _ttl;
+        }
         // An eviction ran while the row was being read: what was read may be the old row.
-        if (Volatile.Read(ref _generation) != generation) _entries.TryRemove(new KeyValuePair<TKey, Entry>(key, stored));
+        if (Volatile.Read(ref _generation) != generation) _entries.Remove(key);
         return value;
     }
 
     public void Remove(TKey key)
     {
         Interlocked.Increment(ref _generation);
-        _entries.TryRemove(key, out _);
+        _entries.Remove(key);
     }
 
     public void Clear()
@@ -45,4 +54,6 @@ public sealed class ShortLivedCache<TKey, TValue>(TimeSpan ttl, int capacity = 1
         Interlocked.Increment(ref _generation);
         _entries.Clear();
     }
+
+    public void Dispose() => _entries.Dispose();
 }

@@ -1,5 +1,4 @@
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -29,7 +28,7 @@ public static class HubBusExtensions
     public static IHostApplicationBuilder AddHubBus(this IHostApplicationBuilder builder)
     {
         var configurators = Configurators(builder);
-        var options = builder.Configuration.Get<HubOptions>() ?? new HubOptions();
+        var options = builder.HubOptions();
         builder.Services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();

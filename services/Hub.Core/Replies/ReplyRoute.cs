@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Hub.Contracts;
 using Hub.Core.Hosting;
+using Hub.Core.Redis;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace Hub.Core.Replies;
@@ -18,21 +20,35 @@ public interface IReplyRoute
     Task SendAsync(IPublishEndpoint bus, string? replyAddress, object replyEvent, CancellationToken ct);
 }
 
+public static class ReplyRouting
+{
+    /// <summary>
+    /// The one place that picks the route, from <see cref="HubOptions.UsesRedis"/>: the worker's
+    /// <see cref="IReplyRoute"/> here, and the API's listener (a Redis subscription or a bus queue) from
+    /// <see cref="ViaRedis"/>. Processes that share a bus must share <c>HUB_REDIS</c> too (README).
+    /// </summary>
+    public static bool ViaRedis(HubOptions options) => options.UsesRedis;
+
+    public static IServiceCollection AddReplyRoute(this IServiceCollection services, HubOptions options)
+    {
+        if (ViaRedis(options)) services.AddSingleton<IReplyRoute, RedisReplyRoute>();
+        else services.AddSingleton<IReplyRoute, BusReplyRoute>();
+        return services;
+    }
+}
+
 public sealed class BusReplyRoute : IReplyRoute
 {
     public Task SendAsync(IPublishEndpoint bus, string? replyAddress, object replyEvent, CancellationToken ct) =>
         bus.Publish(replyEvent, replyEvent.GetType(), ct);
 }
 
-public sealed class RedisReplyRoute(IConnectionMultiplexer redis) : IReplyRoute
+public sealed class RedisReplyRoute(IConnectionMultiplexer redis, RedisNames names) : IReplyRoute
 {
-    public const string SharedChannel = "hub:replies";
-    public static string ChannelFor(string address) => $"hub:replies:{address}";
-
     public async Task SendAsync(IPublishEndpoint bus, string? replyAddress, object replyEvent, CancellationToken ct)
     {
         var envelope = JsonSerializer.Serialize(new ReplyEnvelope(KindOf(replyEvent), JsonSerializer.SerializeToElement(replyEvent, replyEvent.GetType(), HubJson.Options)), HubJson.Options);
-        await redis.GetSubscriber().PublishAsync(replyAddress is null ? SharedChannel : ChannelFor(replyAddress), envelope);
+        await redis.GetSubscriber().PublishAsync(replyAddress is null ? names.SharedReplyChannel : names.ReplyChannel(replyAddress), envelope);
     }
 
     private static string KindOf(object replyEvent) => replyEvent switch

@@ -260,7 +260,7 @@ public sealed class InboxTypingTests(InboxHubFixture fixture) : IClassFixture<In
         var conversations = new List<string>();
         for (var i = 0; i < 5; i++) conversations.Add(await bot.NewConversationAsync());
         var clock = new ManualClock();
-        var tracker = new TypingTracker(_hub.Services.GetRequiredService<IBus>(), _hub.Services.GetRequiredService<HubDb>(), clock,
+        var tracker = new TypingTracker(_hub.Services.GetRequiredService<Microsoft.AspNetCore.SignalR.IHubContext<InboxHub>>(), _hub.Services.GetRequiredService<HubDb>(), clock,
             NullLogger<TypingTracker>.Instance);
         var ada = Agent("agt_ada");
         var bob = Agent("agt_bob");
@@ -287,7 +287,7 @@ public sealed class InboxTypingTests(InboxHubFixture fixture) : IClassFixture<In
         var bot = await _hub.CreateInboxBotAsync();
         var conversationId = await bot.NewConversationAsync();
         var clock = new ManualClock();
-        var tracker = new TypingTracker(_hub.Services.GetRequiredService<IBus>(), _hub.Services.GetRequiredService<HubDb>(), clock,
+        var tracker = new TypingTracker(_hub.Services.GetRequiredService<Microsoft.AspNetCore.SignalR.IHubContext<InboxHub>>(), _hub.Services.GetRequiredService<HubDb>(), clock,
             NullLogger<TypingTracker>.Instance);
         var ada = Agent("agt_ada");
 

@@ -41,6 +41,8 @@ public sealed class HubClient
 
     public Task<HttpResponseMessage> GetAsync(string path, CancellationToken ct = default) => _http.GetAsync(path, ct);
 
+    public Task<HttpResponseMessage> DeleteAsync(string path, CancellationToken ct = default) => _http.DeleteAsync(path, ct);
+
     /// <summary>A set-up call: waits out 429s (the suite runs with tight rate limits in places), then expects a 2xx JSON body.</summary>
     public Task<JsonObject> PostOkAsync(string path, JsonNode body) => OkAsync(() => PostAsync(path, body), $"POST {path}");
 

@@ -43,7 +43,13 @@ public sealed class HubCluster : IAsyncDisposable
             ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
             ["DOTNET_gcServer"] = "0",
         };
-        if (redis is not null) _settings["HUB_REDIS"] = redis;
+        if (redis is not null)
+        {
+            _settings["HUB_REDIS"] = redis;
+            // Pub/sub channels are not per database: a prefix of its own keeps this cluster's replies, inbox
+            // pushes and cache evictions away from any other Hub on the same Redis (and shows the prefix works).
+            _settings["HUB_REDIS_PREFIX"] = RedisPrefix;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) _settings[key] = value;
     }
 
@@ -51,6 +57,7 @@ public sealed class HubCluster : IAsyncDisposable
     public string DatabasePath { get; }
     public string Vhost { get; }
     public string? Redis { get; }
+    public string RedisPrefix { get; } = $"hub-it-{Guid.NewGuid():N}"[..15] + ":";
     public string AdminKey { get; } = "admin-" + Guid.NewGuid().ToString("N");
     public FakeLlm Llm { get; }
     public WebhookReceiver Receiver { get; }

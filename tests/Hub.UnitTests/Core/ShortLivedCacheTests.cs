@@ -1,4 +1,10 @@
+using Dapper;
+using Hub.Core.Bots;
 using Hub.Core.Data;
+using Hub.Core.Hosting;
+using Hub.Core.Redis;
+using Hub.UnitTests.Store;
+using Microsoft.Extensions.Options;
 
 namespace Hub.UnitTests.Core;
 
@@ -68,5 +74,57 @@ public class ShortLivedCacheTests
         await cache.GetOrLoadAsync("a", 0, Load);
 
         Assert.Equal(2, reads);
+    }
+}
+
+public class BotCacheEvictionTests
+{
+    /// <summary>Stands in for Redis pub/sub: what one process announces, every subscribed process hears.</summary>
+    private sealed class SharedChannel : ICacheEvictions
+    {
+        private readonly List<(string Cache, Action<string?> Evict)> _subscribers = [];
+        public List<(string Cache, string? Key)> Announced { get; } = [];
+        public void Subscribe(string cache, Action<string?> evict) => _subscribers.Add((cache, evict));
+        public void Announce(string cache, string? key)
+        {
+            Announced.Add((cache, key));
+            foreach (var s in _subscribers.Where(s => s.Cache == cache)) s.Evict(key);
+        }
+    }
+
+    private static BotCache Process(ICacheEvictions evictions) =>
+        new(Options.Create(new HubOptions { CacheSeconds = 600 }), evictions);
+
+    [Fact]
+    public async Task A_bot_changed_through_one_process_is_read_again_at_once_by_another()
+    {
+        await using var store = await TestStore.CreateAsync(TestStore.Sqlite);
+        var botId = await Rows.BotAsync(store.Db);
+        var redis = new SharedChannel();
+        var (here, there) = (Process(redis), Process(redis));
+        Assert.Equal("Support", (await there.GetAsync(store.Db, botId, default))!.Name); // cached there for 10 minutes
+
+        await using (var c = await store.Db.OpenAsync())
+            await c.ExecuteAsync("UPDATE bots SET name = 'Sales' WHERE id = @botId", new { botId });
+        here.Evict(botId);
+
+        Assert.Equal([("bots", (string?)botId)], redis.Announced);
+        Assert.Equal("Sales", (await there.GetAsync(store.Db, botId, default))!.Name);
+    }
+
+    [Fact]
+    public async Task Without_redis_another_process_keeps_its_copy_until_it_expires()
+    {
+        await using var store = await TestStore.CreateAsync(TestStore.Sqlite);
+        var botId = await Rows.BotAsync(store.Db);
+        var (here, there) = (Process(new LocalCacheEvictions()), Process(new LocalCacheEvictions()));
+        await there.GetAsync(store.Db, botId, default);
+
+        await using (var c = await store.Db.OpenAsync())
+            await c.ExecuteAsync("UPDATE bots SET name = 'Sales' WHERE id = @botId", new { botId });
+        here.Evict(botId);
+
+        Assert.Equal("Support", (await there.GetAsync(store.Db, botId, default))!.Name); // HUB_CACHE_SECONDS is the bound
+        Assert.Equal("Sales", (await here.GetAsync(store.Db, botId, default))!.Name);
     }
 }

@@ -17,7 +17,7 @@ public class MessageIntakeTests
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 1, 1, 9, 0, 0, TimeSpan.Zero));
 
     private MessageIntake Intake(TestStore store) =>
-        new(store.Db, new Hub.Core.Bots.BotCache(TimeSpan.FromSeconds(3)), _clock, new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["HUB_REPLY_REDRIVE_SECONDS"] = "30" }).Build());
+        new(store.Db, new Hub.Core.Bots.BotCache(TimeSpan.FromSeconds(3)), _clock, Microsoft.Extensions.Options.Options.Create(new MessageOptions { ReplyRedriveSeconds = 30 }));
 
     private static async Task<(TestStore Store, string BotId, string ConversationId)> ArrangeAsync(string kind, string status = ConversationStatus.Bot)
     {
