@@ -19,7 +19,7 @@ public class MessageIntakeConcurrencyTests
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 1, 1, 9, 0, 0, TimeSpan.Zero));
 
     private MessageIntake Intake(HubDb db) =>
-        new(db, new Hub.Core.Bots.BotCache(TimeSpan.FromSeconds(3)), _clock, new ConfigurationBuilder().Build());
+        new(db, new Hub.Core.Bots.BotCache(TimeSpan.FromSeconds(3)), _clock, Options.Create(new MessageOptions { ReplyRedriveSeconds = 30 }));
 
     private static (MessageIntake First, MessageIntake Second) TwoProcesses(TestStore store, Func<HubDb, MessageIntake> intake) =>
         (intake(store.Db), intake(new HubDb(Options.Create(new HubOptions { Database = store.Db.Dialect.Name, DatabaseConnection = store.ConnectionString }))));
