@@ -57,7 +57,7 @@ public sealed class InboxFanOutTests(RedisClusterFixture fixture)
     {
         var (a, b) = (fixture.ApiA, fixture.ApiB);
         var admin = fixture.Cluster.Admin(a);
-        var (botId, key) = await admin.CreateBotAsync();
+        var (botId, key) = await admin.CreateBotAsync(webhookUrl: fixture.Cluster.Receiver.Url);
         var carol = await admin.CreateAgentAsync("carol", botId);
         var dave = await admin.CreateAgentAsync("dave", botId);
         await using var carolOnA = await InboxClient.ConnectAsync(a, await new HubClient(a, null).LoginAsync(carol.Email, carol.Password), "carol@A");
