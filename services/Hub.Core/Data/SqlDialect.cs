@@ -146,8 +146,10 @@ public sealed class SqliteDialect : SqlDialect
     public override IsolationLevel WriteIsolation => IsolationLevel.Serializable;
 
     // BUSY (5) outlasted busy_timeout, or BUSY_SNAPSHOT; LOCKED (6): a table lock inside a shared cache.
-    public override bool IsTransient(Exception exception) =>
-        exception is SqliteException { SqliteErrorCode: 5 or 6 };
+    public override bool IsTransient(Exception exception) => IsTransientError(exception);
+
+    /// <summary>The one list of SQLite errors worth running again (the store's retries and the bus's message retry).</summary>
+    public static bool IsTransientError(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 };
 
     // A busy or locked statement did not run.
     public override bool NotApplied(Exception exception) => IsTransient(exception);
@@ -231,7 +233,13 @@ public sealed class SqlServerDialect : SqlDialect
     private static bool Has(Exception exception, HashSet<int> numbers) =>
         exception is SqlException e && e.Errors.Cast<SqlError>().Any(error => numbers.Contains(error.Number));
 
-    public override bool IsTransient(Exception exception) => Has(exception, NotAppliedNumbers) || Has(exception, ConnectionNumbers);
+    public override bool IsTransient(Exception exception) => IsTransientError(exception);
+
+    /// <summary>The one list of SQL Server errors worth running again (the store's retries and the bus's message retry).</summary>
+    public static bool IsTransientError(Exception exception) => Has(exception, NotAppliedNumbers) || Has(exception, ConnectionNumbers);
+
+    /// <summary>Whether an error number is on that list.</summary>
+    public static bool IsTransientNumber(int number) => NotAppliedNumbers.Contains(number) || ConnectionNumbers.Contains(number);
 
     public override bool NotApplied(Exception exception) => Has(exception, NotAppliedNumbers);
 

@@ -138,6 +138,6 @@ public class TransientErrorsTests
     [InlineData(18456, false)]
     public void Sql_server_deadlocks_timeouts_and_failovers_are_transient_other_errors_are_not(int number, bool transient)
     {
-        Assert.Equal(transient, TransientErrors.SqlServerNumbers.Contains(number));
+        Assert.Equal(transient, Hub.Core.Data.SqlServerDialect.IsTransientNumber(number));
     }
 }
