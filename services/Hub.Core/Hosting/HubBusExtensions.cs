@@ -64,8 +64,14 @@ public static class HubBusExtensions
             }
         });
         // The in-memory bus starts in milliseconds: wait for it, so nothing published at start-up is dropped.
-        // A broker may be away at start-up, and /healthz must answer meanwhile, so RabbitMQ starts in the background.
+        // A broker may be away at start-up, and /healthz must answer meanwhile, so RabbitMQ's bus starts in the
+        // background, once the broker answers (RabbitMqBusStarter says why MassTransit's own start is not used).
         if (!options.UsesRabbitMq) builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        else
+        {
+            builder.Services.RemoveMassTransitHostedService();
+            builder.Services.AddHostedService<RabbitMqBusStarter>();
+        }
         return builder;
     }
 
