@@ -40,7 +40,7 @@ public static class ApiExtensions
         else
             builder.ConfigureHubBus(x => x.AddConsumer<ReplyRelay>().Endpoint(e =>
             {
-                e.Name = "hub-api-replies";
+                e.Name = HubBusExtensions.ReplyRelayEndpoint;
                 e.InstanceId = instance;
                 e.Temporary = true;
             }));

@@ -25,6 +25,9 @@ public static class HubBusExtensions
     /// MassTransit over RabbitMQ when <c>HUB_TRANSPORT=rabbitmq</c>, in-memory otherwise. The roles only
     /// ever talk through this bus, so splitting them into processes changes configuration, not code.
     /// </summary>
+    /// <summary>The API's temporary reply-relay endpoint (one per API process, without Redis).</summary>
+    public const string ReplyRelayEndpoint = "hub-api-replies";
+
     public static IHostApplicationBuilder AddHubBus(this IHostApplicationBuilder builder)
     {
         var configurators = Configurators(builder);
@@ -38,11 +41,17 @@ public static class HubBusExtensions
             // A deadlock victim, a busy SQLite file or a Redis blip passes in moments: try the message again here
             // rather than leave it to a lease (a reply's is 180 s) or a redelivery. Bugs and bad input fail again
             // the same way, so only TransientErrors are retried.
-            x.AddConfigureEndpointsCallback((_, cfg) => cfg.UseMessageRetry(r =>
+            // The API's reply relay only hands an event to a waiting caller (no store, no Redis), so it has nothing
+            // to retry, and it sits on every blocking and streaming reply's path: it gets no retry filter.
+            x.AddConfigureEndpointsCallback((_, name, cfg) =>
             {
-                r.Intervals(MessageRetryIntervals);
-                r.Handle<Exception>(TransientErrors.IsTransient);
-            }));
+                if (name.StartsWith(ReplyRelayEndpoint, StringComparison.Ordinal)) return;
+                cfg.UseMessageRetry(r =>
+                {
+                    r.Intervals(MessageRetryIntervals);
+                    r.Handle<Exception>(TransientErrors.IsTransient);
+                });
+            });
             foreach (var configure in configurators) configure(x);
 
             if (options.UsesRabbitMq)
