@@ -24,6 +24,7 @@ public static class DispatcherExtensions
         builder.Services.AddSingleton<AttemptRecorder>();
         builder.Services.AddSingleton<DueSignal>();
         builder.Services.AddHostedService<DeliveryScheduler>();
+        builder.Services.AddHostedService<PendingDeliveriesGauge>();
 
         builder.ConfigureHubBus(x =>
         {

@@ -5,6 +5,9 @@ public interface ILlmProvider
 {
     string Name { get; }
 
+    /// <summary>The model that will answer <paramref name="request"/> (the bot's, else the provider's default).</summary>
+    string ModelFor(LlmRequest request) => request.Model ?? Name;
+
     /// <summary>
     /// Streams the reply. Text arrives in <see cref="LlmUpdate.Text"/> chunks; the last update carries
     /// <see cref="LlmUpdate.Usage"/>. Transient failures surface as <see cref="LlmTransientException"/>.

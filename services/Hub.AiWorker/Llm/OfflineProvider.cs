@@ -14,6 +14,8 @@ public sealed partial class OfflineProvider : ILlmProvider
 
     public string Name => "offline";
 
+    public string ModelFor(LlmRequest request) => "offline";
+
     public async IAsyncEnumerable<LlmUpdate> StreamAsync(LlmRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
         var question = request.Messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";

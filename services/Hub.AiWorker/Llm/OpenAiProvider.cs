@@ -27,9 +27,11 @@ public sealed class OpenAiProvider(IOptions<HubOptions> hub, IOptions<AiWorkerOp
 
     public string Name => "openai";
 
+    public string ModelFor(LlmRequest request) => request.Model ?? hub.Value.LlmModel ?? "gpt-4o-mini";
+
     public async IAsyncEnumerable<LlmUpdate> StreamAsync(LlmRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
-        var model = request.Model ?? hub.Value.LlmModel ?? "gpt-4o-mini";
+        var model = ModelFor(request);
         var client = _clients.GetOrAdd(model, CreateClient);
         var options = new ChatCompletionOptions();
         if (request.Temperature is { } t) options.Temperature = (float)t;

@@ -5,6 +5,7 @@ using Hub.Core.Hosting;
 using Hub.Core.Inbox;
 using Hub.Core.Messages;
 using Hub.Core.Replies;
+using Hub.Core.Telemetry;
 using Hub.Core.Webhooks;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,7 @@ public sealed class ProduceReplyConsumer(
     IReplyRoute replies,
     ILlmProvider llm,
     LlmResilience resilience,
+    HubMetrics metrics,
     IOptions<AiWorkerOptions> options,
     ILogger<ProduceReplyConsumer> logger) : IConsumer<ProduceReply>
 {
@@ -73,35 +75,46 @@ public sealed class ProduceReplyConsumer(
         string? handoffReason = null;
         LlmTokenUsage? usage = null;
 
-        try
+        Exception? failure = null;
+        using (var call = LlmCallTelemetry.Start(metrics, llm, request))
         {
-            var started = await resilience.StartAsync(llm, request, ct);
-            if (started is { } s)
+            try
             {
-                await using var stream = s.Stream;
-                var update = s.First;
-                while (true)
+                var started = await resilience.StartAsync(llm, request, ct);
+                if (started is { } s)
                 {
-                    if (!string.IsNullOrEmpty(update.Text))
+                    await using var stream = s.Stream;
+                    var update = s.First;
+                    while (true)
                     {
-                        text.Append(update.Text);
-                        if (context.Message.StreamDeltas)
-                            await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyDeltaProduced(message.Id, message.ConversationId, replyId, deltas++, update.Text), ct);
+                        if (!string.IsNullOrEmpty(update.Text))
+                        {
+                            text.Append(update.Text);
+                            if (context.Message.StreamDeltas)
+                                await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyDeltaProduced(message.Id, message.ConversationId, replyId, deltas++, update.Text), ct);
+                        }
+                        usage = update.Usage ?? usage;
+                        handoff |= update.Handoff;
+                        handoffReason = update.HandoffReason ?? handoffReason;
+                        if (!await stream.MoveNextAsync()) break;
+                        update = stream.Current;
                     }
-                    usage = update.Usage ?? usage;
-                    handoff |= update.Handoff;
-                    handoffReason = update.HandoffReason ?? handoffReason;
-                    if (!await stream.MoveNextAsync()) break;
-                    update = stream.Current;
                 }
+                if (usage is not null) call.Usage(usage);
+            }
+            catch (Exception e) when (e is LlmTransientException or LlmPermanentException)
+            {
+                call.Failed(FailureCode(e), e);
+                failure = e;
             }
         }
-        catch (Exception e) when (e is LlmTransientException or LlmPermanentException)
+        if (failure is not null)
         {
-            var code = e is LlmTransientException ? "llm_unavailable" : "llm_error";
-            logger.LogWarning(e, "No reply for {MessageId}: {Code}", message.Id, code);
+            var code = FailureCode(failure);
+            logger.LogWarning(failure, "No reply for {MessageId}: {Code}", message.Id, code);
             await store.MarkFailedAsync(message.Id, code, ct);
-            await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyFailed(message.Id, message.ConversationId, code, e.Message), ct);
+            metrics.Reply("ai", "failed");
+            await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyFailed(message.Id, message.ConversationId, code, failure.Message), ct);
             return;
         }
 
@@ -109,6 +122,8 @@ public sealed class ProduceReplyConsumer(
         {
             var (status, deliveryId) = await store.HandOffAsync(message, handoffReason ?? "requested by the model", ct);
             logger.LogInformation("Conversation {ConversationId} handed off by the model: {Reason}", message.ConversationId, handoffReason);
+            if (usage is not null) metrics.LlmTokens(usage.PromptTokens, usage.CompletionTokens);
+            metrics.Reply("ai", "handed_off");
             await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(message.Id, message.ConversationId, status), ct);
             await WebhookOutbox.NotifyAsync(context, [deliveryId], ct);
             await InboxSignals.ConversationChangedAsync(context, message.ConversationId, message.BotId, ct);
@@ -123,6 +138,8 @@ public sealed class ProduceReplyConsumer(
         switch (stored)
         {
             case ReplyStore.Inserted inserted:
+                metrics.LlmTokens(tokens.PromptTokens, tokens.CompletionTokens);
+                metrics.Reply("ai", "answered");
                 var r = inserted.Reply;
                 await replies.SendAsync(context, context.Message.ReplyAddress, new ReplyProduced(message.Id, message.ConversationId, r.Id, deltas,
                     new StoredReply(r.Sequence, r.Content, r.PromptTokens, r.CompletionTokens, r.InputCredits, r.OutputCredits, r.CreatedAt)), ct);
@@ -138,4 +155,6 @@ public sealed class ProduceReplyConsumer(
                 break;
         }
     }
+
+    private static string FailureCode(Exception e) => e is LlmTransientException ? "llm_unavailable" : "llm_error";
 }

@@ -52,6 +52,8 @@ internal sealed class HubProblemWriter(IOptions<Microsoft.AspNetCore.Http.Json.J
         problem.Title ??= HubProblem.TitleFor(status);
         problem.Extensions.Remove("traceId");
         problem.Extensions.Remove("exception");
+        // The trace this request belongs to (the caller's own, when it sent a traceparent): the key to its spans and log lines.
+        problem.Extensions["trace_id"] = System.Diagnostics.Activity.Current?.TraceId.ToHexString() ?? http.TraceIdentifier;
         return new ValueTask(http.Response.WriteAsJsonAsync(problem, problem.GetType(), json.Value.SerializerOptions,
             "application/problem+json", http.RequestAborted));
     }

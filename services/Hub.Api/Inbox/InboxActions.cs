@@ -16,7 +16,7 @@ namespace Hub.Api.Inbox;
 /// mirror alike. Each runs in one transaction through <see cref="ConversationTransitions"/>, then tells
 /// every inbox and announces its webhook deliveries.
 /// </summary>
-public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
+public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus, Hub.Core.Telemetry.HubMetrics metrics)
 {
     public abstract record Outcome;
     public sealed record Done(ConversationRecord Conversation, MessageRecord? Message = null) : Outcome;
@@ -121,7 +121,11 @@ public sealed class InboxActions(HubDb db, TimeProvider clock, IBus bus)
         {
             await WebhookOutbox.NotifyAsync(bus, deliveries);
             await InboxSignals.ConversationChangedAsync(bus, done.Conversation.Id, done.Conversation.BotId);
-            if (done.Message is { } m) await InboxSignals.MessageStoredAsync(bus, m.Id, m.ConversationId, m.BotId);
+            if (done.Message is { } m)
+            {
+                if (m.Sender == "human") metrics.Reply("human", "answered");
+                await InboxSignals.MessageStoredAsync(bus, m.Id, m.ConversationId, m.BotId);
+            }
         }
         return outcome;
     }

@@ -28,6 +28,8 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, M
     {
         /// <summary>Webhook deliveries (<c>message.received</c>, <c>conversation.handoff_requested</c>) to announce after commit.</summary>
         public IReadOnlyList<string?> DeliveryIds { get; init; } = [];
+        /// <summary>A handoff keyword in this message sent the conversation to people instead of the bot.</summary>
+        public bool HandedOff { get; init; }
     }
     public sealed record NoConversation : Outcome;
     public sealed record ConversationClosed : Outcome;
@@ -114,7 +116,7 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, M
         if (handoff && await ConversationTransitions.MoveAsync(c, tx, db.Dialect, conversationId, ConversationStatus.PendingHuman, now,
                 reason: "keyword: " + keyword)
                 is ConversationTransitions.Moved moved)
-            return new Accepted(stored, moved.Conversation, Replayed: false) { DeliveryIds = [received, moved.DeliveryId] };
+            return new Accepted(stored, moved.Conversation, Replayed: false) { DeliveryIds = [received, moved.DeliveryId], HandedOff = true };
         return new Accepted(stored, conversation, Replayed: false) { DeliveryIds = [received] };
     }
 

@@ -7,6 +7,7 @@ using Hub.Core.Bots;
 using Hub.Core.Conversations;
 using Hub.Core.Data;
 using Hub.Core.Messages;
+using Hub.Core.Telemetry;
 using Hub.Core.Webhooks;
 using Hub.Core.Inbox;
 using MassTransit;
@@ -46,7 +47,8 @@ public static class MessagesApi
 
     internal static async Task<IResult> SendMessage(
         string id, HttpRequest request, ClaimsPrincipal user, MessageIntake intake, ReplyWaiters waiters,
-        IBus bus, HubDb db, BotCache bots, Microsoft.Extensions.Options.IOptions<MessageOptions> options, ApiInstance instance, ILogger<MessageIntake> logger)
+        IBus bus, HubDb db, BotCache bots, Microsoft.Extensions.Options.IOptions<MessageOptions> options, ApiInstance instance, HubMetrics metrics,
+        ILogger<MessageIntake> logger)
     {
         var input = await JsonBody.ReadAsync<SendMessageInput>(request);
         var mode = input.ResponseMode ?? "blocking";
@@ -75,6 +77,8 @@ public static class MessagesApi
         var message = accepted.Message;
         if (!accepted.Replayed)
         {
+            metrics.MessageAccepted(mode);
+            if (accepted.HandedOff) metrics.Reply("ai", "handed_off");
             await WebhookOutbox.NotifyAsync(bus, accepted.DeliveryIds);
             await InboxSignals.MessageStoredAsync(bus, message.Id, message.ConversationId, message.BotId);
             if (accepted.Conversation.Status != ConversationStatus.Bot)

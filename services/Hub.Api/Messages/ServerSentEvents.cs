@@ -28,6 +28,8 @@ public sealed class ServerSentEventsResult(IAsyncEnumerable<SseFrame> frames) : 
         await http.Response.Body.FlushAsync(http.RequestAborted);
 
         var body = http.Response.Body;
+        var metrics = http.RequestServices.GetRequiredService<Hub.Core.Telemetry.HubMetrics>();
+        metrics.SseStreamOpened();
         try
         {
             await foreach (var frame in frames.WithCancellation(http.RequestAborted))
@@ -39,6 +41,10 @@ public sealed class ServerSentEventsResult(IAsyncEnumerable<SseFrame> frames) : 
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
             // The caller went away; the reply is still produced and stored.
+        }
+        finally
+        {
+            metrics.SseStreamClosed();
         }
     }
 

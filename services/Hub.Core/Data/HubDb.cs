@@ -84,6 +84,25 @@ public sealed class HubDb(IOptions<HubOptions> options, SqlDialect dialect)
     /// process waits for it. Anything else (publishing, notifying) belongs after this returns.
     /// </remarks>
     public Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) =>
+        Telemetry.HubTracing.Store.HasListeners() ? TracedTransactionAsync(work, ct) : TransactionAsync(work, ct);
+
+    /// <summary>The transaction as one span: the wait for SQLite's write turn, every run and the commit.</summary>
+    private async Task<T> TracedTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct)
+    {
+        using var activity = Telemetry.HubTracing.Store.StartActivity("db transaction", System.Diagnostics.ActivityKind.Client);
+        activity?.SetTag("db.system.name", Dialect.Name == "sqlite" ? "sqlite" : "microsoft.sql_server");
+        try
+        {
+            return await TransactionAsync(work, ct);
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
+            throw;
+        }
+    }
+
+    private Task<T> TransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct) =>
         _retryTransaction.ExecuteAsync(static async (state, ct) =>
         {
             var (db, work) = state;

@@ -46,6 +46,19 @@ public sealed class HubOptions
 
     [ConfigurationKeyName("HUB_WEBHOOK_ALLOW_PRIVATE")] public bool WebhookAllowPrivate { get; set; }
 
+    /// <summary>Serves <c>GET /metrics</c> (Prometheus text format) on this process.</summary>
+    [ConfigurationKeyName("HUB_METRICS")] public bool Metrics { get; set; }
+
+    /// <summary><c>text</c> (one readable line per entry) or <c>json</c> (one JSON object per line), both with the entry's <c>trace_id</c>.</summary>
+    [ConfigurationKeyName("HUB_LOG_FORMAT")]
+    [RegularExpression("^(text|json)$", ErrorMessage = "HUB_LOG_FORMAT must be 'text' or 'json'.")]
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>OpenTelemetry's own variable: when set, traces, metrics and logs are exported over OTLP (the other OTEL_* variables apply).</summary>
+    [ConfigurationKeyName("OTEL_EXPORTER_OTLP_ENDPOINT")] public string? OtlpEndpoint { get; set; }
+
+    public bool UsesOtlp => !string.IsNullOrWhiteSpace(OtlpEndpoint);
+
     public string ConnectionString => string.IsNullOrWhiteSpace(DatabaseConnection)
         ? (Database == "sqlite" ? "Data Source=hub.db" : throw new InvalidOperationException("HUB_DATABASE_CONNECTION is required for sqlserver."))
         : DatabaseConnection;

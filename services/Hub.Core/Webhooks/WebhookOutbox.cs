@@ -4,6 +4,7 @@ using Dapper;
 using Hub.Contracts;
 using Hub.Core.Bots;
 using Hub.Core.Hosting;
+using Hub.Core.Telemetry;
 using MassTransit;
 
 namespace Hub.Core.Webhooks;
@@ -59,10 +60,15 @@ public static class WebhookOutbox
         await connection.ExecuteAsync(
             """
             INSERT INTO deliveries (id, bot_id, event_type, conversation_id, message_id, payload, status, attempt_count,
-                next_attempt_at, created_at, updated_at)
-            VALUES (@id, @botId, @type, @conversationId, @messageId, @payload, 'pending', 0, @now, @now, @now)
+                next_attempt_at, created_at, updated_at, trace_parent, trace_state)
+            VALUES (@id, @botId, @type, @conversationId, @messageId, @payload, 'pending', 0, @now, @now, @now, @traceParent, @traceState)
             """,
-            new { id, botId, type, conversationId, messageId, payload, now }, transaction);
+            // The trace of the change (a request, a consumed bus message): every try of this delivery joins it.
+            new
+            {
+                id, botId, type, conversationId, messageId, payload, now,
+                traceParent = HubTracing.CurrentTraceParent(), traceState = HubTracing.CurrentTraceState(),
+            }, transaction);
         if (Data.SqlDialect.Of(connection).StampPosition("deliveries", "@id") is { } stamp)
             await connection.ExecuteAsync(stamp, new { id }, transaction);
         return id;

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Text;
+using Hub.Core.Telemetry;
 using Hub.Dispatcher.Signing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,6 +15,7 @@ public sealed class DeliveryProcessor(
     WebhookSender sender,
     IOptions<DispatcherOptions> options,
     TimeProvider clock,
+    HubMetrics metrics,
     ILogger<DeliveryProcessor> logger)
 {
     private readonly RetrySchedule _schedule = RetrySchedule.Parse(options.Value.RetrySchedule);
@@ -30,18 +33,49 @@ public sealed class DeliveryProcessor(
     /// </remarks>
     public async Task<Attempt> TryAsync(DeliveryWork work)
     {
+        var number = work.Delivery.AttemptCount + 1;
+        using var activity = StartActivity(work.Delivery, number);
         var started = clock.GetUtcNow();
         var body = Encoding.UTF8.GetBytes(work.Delivery.Payload);
         var timestamp = started.ToUnixTimeSeconds();
         var signature = WebhookSignature.Header(ActiveSecrets(work, started), work.Delivery.Id, timestamp, body);
+        // The POST carries this try's traceparent (HttpClient adds it from the current activity): the receiver joins the trace.
         var result = await sender.SendAsync(new WebhookRequest(work.Bot.WebhookUrl!, work.Delivery.Id, timestamp, signature, body), CancellationToken.None);
 
-        var decision = DispatchPolicy.Decide(result, work.Delivery.AttemptCount + 1, work.Bot.WebhookFailingSince,
-            clock.GetUtcNow().ToUnixTimeMilliseconds(), _schedule, _disableAfter, Random.Shared);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var decision = DispatchPolicy.Decide(result, number, work.Bot.WebhookFailingSince, now, _schedule, _disableAfter, Random.Shared);
+        metrics.WebhookAttempt(result.TimedOut ? "timeout" : result.Outcome == AttemptOutcome.Succeeded ? "succeeded" : "failed");
+        if (decision is Decision.Delivered) metrics.WebhookDelivered(TimeSpan.FromMilliseconds(now - work.Delivery.CreatedAt));
+        if (activity is { IsAllDataRequested: true })
+        {
+            if (result.StatusCode is { } status) activity.SetTag("http.response.status_code", status);
+            activity.SetTag("hub.webhook.decision", decision.GetType().Name);
+            if (result.Outcome != AttemptOutcome.Succeeded) activity.SetStatus(ActivityStatusCode.Error, result.Error);
+        }
         if (decision is not Decision.Delivered)
             logger.LogInformation("Webhook {DeliveryId} try {Try} to bot {BotId}: {Error} → {Decision}",
-                work.Delivery.Id, work.Delivery.AttemptCount + 1, work.Bot.Id, result.Error, decision.GetType().Name);
+                work.Delivery.Id, number, work.Bot.Id, result.Error, decision.GetType().Name);
         return new Attempt(work, started.ToUnixTimeMilliseconds(), result, decision);
+    }
+
+    /// <summary>
+    /// This try's span, a child of the trace stored with the delivery (the request or reply that recorded the
+    /// event), however long after it the try runs. A delivery without one starts a trace of its own, never
+    /// joining whatever the scheduler's thread last ran.
+    /// </summary>
+    private static Activity? StartActivity(DeliveryRecord delivery, int attempt)
+    {
+        Activity.Current = null;
+        var activity = HubTracing.Webhooks.StartActivity("webhook send", ActivityKind.Producer,
+            HubTracing.ParentFrom(delivery.TraceParent, delivery.TraceState));
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("hub.delivery.id", delivery.Id);
+            activity.SetTag("hub.event.type", delivery.EventType);
+            activity.SetTag("hub.bot.id", delivery.BotId);
+            activity.SetTag("hub.webhook.attempt", attempt);
+        }
+        return activity;
     }
 
     /// <summary>The current secret, and during 24 h after a rotation the previous one as well.</summary>

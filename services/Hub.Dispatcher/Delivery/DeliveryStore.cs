@@ -12,6 +12,10 @@ public sealed class DeliveryRecord
     public string EventType { get; init; } = "";
     public string Payload { get; init; } = "";
     public int AttemptCount { get; init; }
+    public long CreatedAt { get; init; }
+    /// <summary>The trace of the change that recorded the event (W3C <c>traceparent</c>, <c>tracestate</c>); null for events older than 0005.</summary>
+    public string? TraceParent { get; init; }
+    public string? TraceState { get; init; }
 }
 
 public sealed record DeliveryWork(DeliveryRecord Delivery, BotRecord Bot);
@@ -26,7 +30,7 @@ public sealed record Attempt(DeliveryWork Work, long StartedAt, AttemptResult Re
 /// </summary>
 public sealed class DeliveryStore(HubDb db, TimeProvider clock)
 {
-    private static readonly string[] ClaimedColumns = ["id", "bot_id", "event_type", "payload", "attempt_count"];
+    private static readonly string[] ClaimedColumns = ["id", "bot_id", "event_type", "payload", "attempt_count", "created_at", "trace_parent", "trace_state"];
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -104,6 +108,14 @@ public sealed class DeliveryStore(HubDb db, TimeProvider clock)
                     orphans, tx);
             return work;
         }, ct);
+
+    /// <summary>Deliveries still to be delivered (due now or waiting for a retry), for the <c>hub.deliveries.pending</c> gauge.</summary>
+    public async Task<long> CountPendingAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'", cancellationToken: ct));
+    }
 
     /// <summary>Gives claimed deliveries back untried (the dispatcher is stopping, or held them too long to start them safely).</summary>
     public Task ReleaseAsync(IReadOnlyCollection<string> ids) =>

@@ -14,7 +14,9 @@ namespace Hub.Dispatcher.Delivery;
 /// <summary>What one try of a delivery came to.</summary>
 public enum AttemptOutcome { Succeeded, Failed, Gone }
 
-public sealed record AttemptResult(AttemptOutcome Outcome, int? StatusCode, long LatencyMs, string? Error, string? ResponseExcerpt, TimeSpan? RetryAfter);
+/// <param name="TimedOut">No answer within the timeout (the metrics' <c>timeout</c> outcome).</param>
+public sealed record AttemptResult(AttemptOutcome Outcome, int? StatusCode, long LatencyMs, string? Error, string? ResponseExcerpt, TimeSpan? RetryAfter,
+    bool TimedOut = false);
 
 public sealed record WebhookRequest(string Url, string Id, long Timestamp, string Signature, byte[] Body);
 
@@ -99,7 +101,7 @@ public sealed class WebhookSender : IDisposable
         }
         catch (TimeoutRejectedException)
         {
-            return Failed(watch, $"no answer within {_timeout.TotalSeconds:0.#} s");
+            return Failed(watch, $"no answer within {_timeout.TotalSeconds:0.#} s") with { TimedOut = true };
         }
         catch (HttpRequestException e)
         {

@@ -219,6 +219,7 @@ public sealed class SqlServerScriptTests(ITestOutputHelper output)
         await replies.ClaimAsync("msg_gone", TimeSpan.FromMinutes(1), default);
         await replies.HandOffAsync(new Hub.Core.Messages.MessageRecord { Id = "msg_gone", ConversationId = conversations[1], BotId = botId }, "requested by the model", default);
         await hub.Services.GetRequiredService<Hub.Dispatcher.Delivery.DeliveryStore>().ReleaseAsync(["dlv_gone"]);
+        await hub.Services.GetRequiredService<Hub.Dispatcher.Delivery.DeliveryStore>().CountPendingAsync(default);
         await hub.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>()
             .OfType<Hub.AiWorker.Replies.PendingReplyRedriver>().Single().SweepAsync(everything: true, default);
 

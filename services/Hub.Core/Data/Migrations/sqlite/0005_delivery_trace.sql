@@ -1,0 +1,4 @@
+-- The W3C trace context of the change that recorded the event (traceparent, tracestate), so that every try of
+-- the delivery, a retry hours later included, joins the trace of the request that caused it.
+ALTER TABLE deliveries ADD COLUMN trace_parent TEXT NULL;
+ALTER TABLE deliveries ADD COLUMN trace_state TEXT NULL;
