@@ -16,6 +16,8 @@ public sealed class OptionsTests
     [InlineData("HUB_SSE_PING_SECONDS", "0")]
     [InlineData("HUB_REPLY_REDRIVE_SECONDS", "soon")]
     [InlineData("HUB_AI_CONCURRENCY", "0")]
+    [InlineData("HUB_LOG_FORMAT", "xml")]
+    [InlineData("HUB_METRICS", "maybe")]
     public void A_bad_setting_stops_the_start_and_names_the_setting(string key, string value)
     {
         using var hub = HubFixture.With(new Dictionary<string, string?> { [key] = value });

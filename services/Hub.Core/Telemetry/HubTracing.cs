@@ -12,7 +12,9 @@ public static class HubTracing
     public const string SourcePattern = "Hub.*";
 
     /// <summary>One span per webhook try, parented on the trace stored with the delivery.</summary>
-    public static readonly ActivitySource Webhooks = new("Hub.Webhooks");
+    public static readonly ActivitySource Webhooks = new(WebhooksSourceName);
+
+    public const string WebhooksSourceName = "Hub.Webhooks";
 
     /// <summary>One span per LLM call (OpenTelemetry's gen_ai conventions).</summary>
     public static readonly ActivitySource Llm = new("Hub.Llm");

@@ -22,8 +22,8 @@ public static class TracePropagation
             if (_listener is not null) return;
             _listener = new ActivityListener
             {
-                ShouldListenTo = source => source.Name is MassTransit.Logging.DiagnosticHeaders.DefaultListenerName
-                    || ReferenceEquals(source, HubTracing.Webhooks),
+                // By name, not by reference: HubTracing's sources may be created while this very listener is asked about them.
+                ShouldListenTo = source => source.Name is MassTransit.Logging.DiagnosticHeaders.DefaultListenerName or HubTracing.WebhooksSourceName,
                 Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
             };
             ActivitySource.AddActivityListener(_listener);
