@@ -1,3 +1,4 @@
 -- The W3C trace context of the change that recorded the event (traceparent, tracestate), so that every try of
 -- the delivery, a retry hours later included, joins the trace of the request that caused it.
-ALTER TABLE deliveries ADD trace_parent VARCHAR(55) NULL, trace_state VARCHAR(512) NULL;
+ALTER TABLE deliveries ADD trace_parent VARCHAR(55) NULL;
+ALTER TABLE deliveries ADD trace_state VARCHAR(512) NULL;
