@@ -106,6 +106,7 @@ public sealed class MessageIntake(HubDb db, BotCache bots, TimeProvider clock, M
             ReplyState = withBot ? ReplyStates.Pending : null,
             RedriveAt = withBot ? now + _redriveAfterMs : null,
             CreatedAt = now,
+            TraceParent = withBot ? Hub.Core.Telemetry.HubTracing.CurrentTraceParent() : null,
         });
         if (idempotencyKey is not null)
             await c.ExecuteAsync(

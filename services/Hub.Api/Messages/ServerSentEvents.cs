@@ -28,8 +28,8 @@ public sealed class ServerSentEventsResult(IAsyncEnumerable<SseFrame> frames) : 
         await http.Response.Body.FlushAsync(http.RequestAborted);
 
         var body = http.Response.Body;
-        var metrics = http.RequestServices.GetRequiredService<Hub.Core.Telemetry.HubMetrics>();
-        metrics.SseStreamOpened();
+        var metrics = http.RequestServices?.GetService<Hub.Core.Telemetry.HubMetrics>();
+        metrics?.SseStreamOpened();
         try
         {
             await foreach (var frame in frames.WithCancellation(http.RequestAborted))
@@ -44,7 +44,7 @@ public sealed class ServerSentEventsResult(IAsyncEnumerable<SseFrame> frames) : 
         }
         finally
         {
-            metrics.SseStreamClosed();
+            metrics?.SseStreamClosed();
         }
     }
 

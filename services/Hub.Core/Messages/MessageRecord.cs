@@ -22,13 +22,15 @@ public sealed class MessageRecord
     public double InputCredits { get; init; }
     public double OutputCredits { get; init; }
     public long CreatedAt { get; init; }
+    /// <summary>A user message waiting for the bot: the trace of the request that accepted it (W3C <c>traceparent</c>).</summary>
+    public string? TraceParent { get; init; }
 
     public MessageRecord WithSequence(long sequence) => new()
     {
         Id = Id, ConversationId = ConversationId, BotId = BotId, Sequence = sequence, Sender = Sender, Content = Content,
         ReplyTo = ReplyTo, ResponseMode = ResponseMode, ReplyState = ReplyState, RedriveAt = RedriveAt, Attempts = Attempts,
         ErrorCode = ErrorCode, AgentId = AgentId, Model = Model, PromptTokens = PromptTokens, CompletionTokens = CompletionTokens,
-        InputCredits = InputCredits, OutputCredits = OutputCredits, CreatedAt = CreatedAt,
+        InputCredits = InputCredits, OutputCredits = OutputCredits, CreatedAt = CreatedAt, TraceParent = TraceParent,
     };
 }
 

@@ -25,9 +25,9 @@ public static class MessageWriter
         await c.ExecuteAsync(
             """
             INSERT INTO messages (id, conversation_id, bot_id, sequence, sender, content, reply_to, response_mode, reply_state,
-                redrive_at, agent_id, model, prompt_tokens, completion_tokens, input_credits, output_credits, created_at)
+                redrive_at, agent_id, model, prompt_tokens, completion_tokens, input_credits, output_credits, created_at, trace_parent)
             VALUES (@Id, @ConversationId, @BotId, @Sequence, @Sender, @Content, @ReplyTo, @ResponseMode, @ReplyState,
-                @RedriveAt, @AgentId, @Model, @PromptTokens, @CompletionTokens, @InputCredits, @OutputCredits, @CreatedAt)
+                @RedriveAt, @AgentId, @Model, @PromptTokens, @CompletionTokens, @InputCredits, @OutputCredits, @CreatedAt, @TraceParent)
             """, stored, tx);
         return stored;
     }

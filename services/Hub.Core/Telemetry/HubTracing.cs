@@ -16,6 +16,11 @@ public static class HubTracing
 
     public const string WebhooksSourceName = "Hub.Webhooks";
 
+    /// <summary>A re-driven reply's publish, parented on the trace stored with the user message.</summary>
+    public static readonly ActivitySource Replies = new(RepliesSourceName);
+
+    public const string RepliesSourceName = "Hub.Replies";
+
     /// <summary>One span per LLM call (OpenTelemetry's gen_ai conventions).</summary>
     public static readonly ActivitySource Llm = new("Hub.Llm");
 
@@ -28,6 +33,16 @@ public static class HubTracing
 
     /// <summary>The <c>tracestate</c> to keep beside <see cref="CurrentTraceParent"/>, if the trace carries one.</summary>
     public static string? CurrentTraceState() => Activity.Current?.TraceStateString is { Length: > 0 and <= 512 } state ? state : null;
+
+    /// <summary>
+    /// The span a re-driven <c>ProduceReply</c> is published in: a child of the request that accepted the message
+    /// (its stored <c>traceparent</c>), never of whatever the sweeper ran before. Dispose it after the publish.
+    /// </summary>
+    public static Activity? StartRedrive(string? traceParent)
+    {
+        Activity.Current = null;
+        return Replies.StartActivity("reply redrive", ActivityKind.Producer, ParentFrom(traceParent, null));
+    }
 
     /// <summary>A stored <c>traceparent</c> (and <c>tracestate</c>) as a remote parent, or default when there is none or it is malformed.</summary>
     public static ActivityContext ParentFrom(string? traceParent, string? traceState) =>

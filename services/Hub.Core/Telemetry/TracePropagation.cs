@@ -23,7 +23,8 @@ public static class TracePropagation
             _listener = new ActivityListener
             {
                 // By name, not by reference: HubTracing's sources may be created while this very listener is asked about them.
-                ShouldListenTo = source => source.Name is MassTransit.Logging.DiagnosticHeaders.DefaultListenerName or HubTracing.WebhooksSourceName,
+                ShouldListenTo = source => source.Name is MassTransit.Logging.DiagnosticHeaders.DefaultListenerName
+                    or HubTracing.WebhooksSourceName or HubTracing.RepliesSourceName,
                 Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
             };
             ActivitySource.AddActivityListener(_listener);

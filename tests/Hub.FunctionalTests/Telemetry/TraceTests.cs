@@ -110,6 +110,34 @@ public sealed partial class TraceTests
     }
 
     [Fact]
+    public async Task A_reply_redriven_after_a_restart_joins_the_trace_of_the_request_that_accepted_its_message()
+    {
+        var traceId = ActivityTraceId.CreateRandom();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var database = HubFixture.NewDatabasePath();
+        var apiOnly = WebhookHub.Start(extra: new Dictionary<string, string?> { ["HUB_ROLES"] = "api" }, databasePath: database);
+        try
+        {
+            // No worker runs: the message waits in the store, with the trace of the request that accepted it.
+            using var bot = await apiOnly.CreateWebhookBotAsync(receiver.Url);
+            var conversation = await bot.NewConversationAsync();
+            using var request = Message(conversation, $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+            using var response = await bot.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+        finally
+        {
+            await apiOnly.StopKeepingDatabaseAsync();
+        }
+
+        // A hub with a worker re-drives it at start; the reply's webhook belongs to the original trace.
+        await using var full = WebhookHub.Start(databasePath: database);
+        _ = full.Server;
+        var reply = await receiver.WaitForEventAsync("message.reply");
+        Assert.Equal(traceId.ToHexString(), TraceParent(reply.Header("traceparent")).TraceId);
+    }
+
+    [Fact]
     public async Task A_webhook_post_carries_a_traceparent_when_the_caller_sent_none()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
