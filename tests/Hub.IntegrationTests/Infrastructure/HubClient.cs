@@ -28,14 +28,17 @@ public sealed class HubClient
 
     public HubProcess Process { get; }
 
+    /// <param name="headers">More request headers (e.g. a caller's <c>traceparent</c>).</param>
     public Task<HttpResponseMessage> PostAsync(string path, JsonNode body, string? idempotencyKey = null,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken ct = default)
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken ct = default,
+        IReadOnlyDictionary<string, string>? headers = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path)
         {
             Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
         };
         if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>()) request.Headers.TryAddWithoutValidation(name, value);
         return _http.SendAsync(request, completion, ct);
     }
 
@@ -88,9 +91,10 @@ public sealed class HubClient
         (await PostOkAsync("/v1/conversations", new JsonObject { ["user_id"] = userId }))["conversation_id"]!.GetValue<string>();
 
     public Task<HttpResponseMessage> SendMessageAsync(string conversationId, string content, string mode, string? idempotencyKey = null,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken ct = default) =>
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken ct = default,
+        IReadOnlyDictionary<string, string>? headers = null) =>
         PostAsync($"/v1/conversations/{conversationId}/messages",
-            new JsonObject { ["content"] = content, ["response_mode"] = mode }, idempotencyKey, completion, ct);
+            new JsonObject { ["content"] = content, ["response_mode"] = mode }, idempotencyKey, completion, ct, headers);
 
     /// <summary>Every message of a conversation, in sequence order (all pages).</summary>
     public async Task<List<JsonObject>> MessagesAsync(string conversationId)
