@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Hub.FunctionalTests.Inbox;
 using Hub.FunctionalTests.Infrastructure;
 using Hub.FunctionalTests.Webhooks;
+using Hub.TestSupport;
 
 namespace Hub.FunctionalTests.Telemetry;
 
@@ -48,7 +49,7 @@ public sealed class MetricsTests
         using var webhookBot = await hub.CreateWebhookBotAsync(receiver.Url);
         var inboxBot = await hub.CreateInboxBotAsync();
         var agent = await hub.CreateAgentAsync([inboxBot.Id]);
-        var before = await PrometheusScrape.ReadAsync(anonymous);
+        var before = await ReadMetricsAsync(anonymous);
 
         // Blocking, answered by the model.
         var conversation = await inboxBot.NewConversationAsync();
@@ -60,21 +61,21 @@ public sealed class MetricsTests
         using (var streaming = await inboxBot.Client.SendMessageAsync(conversation, InboxKit.KnownQuestion, mode: "streaming"))
         {
             await streaming.AssertStatusAsync(HttpStatusCode.OK);
-            await UntilAsync(anonymous, s => s.Value("hub_sse_streams_open") == 1, "one SSE stream open");
+            await UntilAsync(anonymous, s => s.Total("hub_sse_streams_open") == 1, "one SSE stream open");
             llm.ReleaseReplies();
             Assert.Contains("event: message_end", await streaming.Content.ReadAsStringAsync());
         }
-        await UntilAsync(anonymous, s => s.Value("hub_sse_streams_open") == 0, "no SSE stream open");
+        await UntilAsync(anonymous, s => s.Total("hub_sse_streams_open") == 0, "no SSE stream open");
 
         // Webhook: the first try fails (500), the retry succeeds; the delivery is pending in between.
         receiver.FailNext(1);
         var webhookConversation = await webhookBot.NewConversationAsync();
         await webhookBot.SendWebhookMessageAsync(webhookConversation);
         await receiver.WaitForAsync(1);
-        await UntilAsync(anonymous, s => s.Value("hub_deliveries_pending") == 1, "one pending delivery");
+        await UntilAsync(anonymous, s => s.Total("hub_deliveries_pending") == 1, "one pending delivery");
         await receiver.WaitForAsync(2);
-        await UntilAsync(anonymous, s => s.Value("hub_deliveries_pending") == 0 && s.Value("hub_webhook_attempts_total", ("outcome", "succeeded"))
-            - before.Value("hub_webhook_attempts_total", ("outcome", "succeeded")) == 1, "the retry stored as delivered");
+        await UntilAsync(anonymous, s => s.Total("hub_deliveries_pending") == 0 && s.Total("hub_webhook_attempts_total", ("outcome", "succeeded"))
+            - before.Total("hub_webhook_attempts_total", ("outcome", "succeeded")) == 1, "the retry stored as delivered");
 
         // Webhook: the first try gets no answer within HUB_WEBHOOK_TIMEOUT_SECONDS, the retry succeeds.
         receiver.Enqueue(new ScriptedResponse(200, Delay: TimeSpan.FromSeconds(3)));
@@ -96,12 +97,12 @@ public sealed class MetricsTests
         // ASP.NET Core counts a request once it has ended on the server, which may be just after its client saw the response.
         const string MessagesRoute = "/v1/conversations/{id}/messages";
         var after = await UntilAsync(anonymous, s =>
-            s.Value("hub_webhook_delivery_lag_seconds_count") - before.Value("hub_webhook_delivery_lag_seconds_count") == 2
-            && s.Value("http_server_request_duration_seconds_count", ("http_route", MessagesRoute))
-                - before.Value("http_server_request_duration_seconds_count", ("http_route", MessagesRoute)) == 6,
+            s.Total("hub_webhook_delivery_lag_seconds_count") - before.Total("hub_webhook_delivery_lag_seconds_count") == 2
+            && s.Total("http_server_request_duration_seconds_count", ("http_route", MessagesRoute))
+                - before.Total("http_server_request_duration_seconds_count", ("http_route", MessagesRoute)) == 6,
             "both webhook deliveries and the six message requests recorded");
 
-        double Delta(string name, params (string, string)[] labels) => after.Value(name, labels) - before.Value(name, labels);
+        double Delta(string name, params (string, string)[] labels) => after.Total(name, labels) - before.Total(name, labels);
         Assert.Equal(3, Delta("hub_messages_accepted_total", ("mode", "blocking")));
         Assert.Equal(1, Delta("hub_messages_accepted_total", ("mode", "streaming")));
         Assert.Equal(2, Delta("hub_messages_accepted_total", ("mode", "webhook")));
@@ -117,21 +118,30 @@ public sealed class MetricsTests
         Assert.Equal(1, Delta("hub_webhook_attempts_total", ("outcome", "timeout")));
         Assert.Equal(2, Delta("hub_webhook_attempts_total", ("outcome", "succeeded")));
         Assert.Equal(2, Delta("hub_webhook_delivery_lag_seconds_count"));
-        Assert.Equal(0, after.Value("hub_deliveries_pending"));
-        Assert.Equal(0, after.Value("hub_sse_streams_open"));
+        Assert.Equal(0, after.Total("hub_deliveries_pending"));
+        Assert.Equal(0, after.Total("hub_sse_streams_open"));
 
         // Low-cardinality labels only: no ID of a bot, conversation, message, delivery or agent in any series.
         var ids = Regex.Matches(after.Text, @"\b(bot|conv|msg|evt|agt|key)_[0-9a-f]{8,}").Select(m => m.Value).ToList();
         Assert.True(ids.Count == 0, $"IDs in /metrics: {string.Join(", ", ids.Distinct().Take(5))}");
     }
 
+    private static async Task<PrometheusText> ReadMetricsAsync(HttpClient client)
+    {
+        var response = await client.GetAsync("/metrics");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET /metrics → {(int)response.StatusCode}: {text}");
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        return PrometheusText.Parse(text);
+    }
+
     /// <summary>Scrapes until <paramref name="condition"/> holds (a gauge is counted at most once a second).</summary>
-    private static async Task<PrometheusScrape> UntilAsync(HttpClient client, Func<PrometheusScrape, bool> condition, string waitingFor)
+    private static async Task<PrometheusText> UntilAsync(HttpClient client, Func<PrometheusText, bool> condition, string waitingFor)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
-            var scrape = await PrometheusScrape.ReadAsync(client);
+            var scrape = await ReadMetricsAsync(client);
             if (condition(scrape)) return scrape;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"Gave up waiting for {waitingFor}; last scrape:\n{string.Join('\n', scrape.Text.Split('\n').Where(l => l.StartsWith("hub_")))}");

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Hub.IntegrationTests.Infrastructure;
+namespace Hub.TestSupport;
 
 /// <summary>One sample of a Prometheus scrape: <c>name{label="value",…} value [timestamp]</c>.</summary>
 public sealed record PrometheusSample(string Name, IReadOnlyDictionary<string, string> Labels, double Value)
@@ -48,6 +48,9 @@ public sealed partial class PrometheusText(IReadOnlyList<PrometheusSample> sampl
         var found = Find(name, labels).ToList();
         return found.Count == 0 ? null : found.Sum(s => s.Value);
     }
+
+    /// <summary>As <see cref="Value"/>, with 0 for a series not there (a counter that has not moved yet).</summary>
+    public double Total(string name, params (string Key, string Value)[] labels) => Value(name, labels) ?? 0;
 
     private static double ParseValue(string value) => value switch
     {
