@@ -138,7 +138,9 @@ public static class Report
             // Only when asked for (--only telemetry): a default run does not measure it.
             string T(string mode, string field, int digits = 2) =>
                 Num(telemetry[mode]?[field]) is { } v ? v.ToString("N" + digits, CultureInfo.InvariantCulture) : "—";
-            string Cost(string mode) => Num(telemetry[mode]?["cpu_cost_vs_off_pct"]) is { } v ? $", {v:+0.0;-0.0} % vs off" : "";
+            string Cost(string mode) => Num(telemetry[mode]?["cpu_cost_vs_off_pct"]) is { } v
+                ? $", {v:+0.0;-0.0} % vs off" + (Num(telemetry[mode]?["cpu_cost_vs_off_pct_median_of_rounds"]) is { } r ? $" ({r:+0.0;-0.0} % round by round)" : "")
+                : "";
             var first = true;
             foreach (var mode in new[] { "off", "metrics", "otlp" })
             {
