@@ -90,6 +90,10 @@ await using (var fakes = await FakesProcess.StartAsync(workDir))
     if (settings.Runs("sse_hold"))
         await Step($"sse_hold: {settings.SseStreams} streams on a model that has not answered yet",
             async () => results["sse_hold"] = await SseHold.RunAsync(run, Path.Combine(workDir, "sse.db")), ["sse_hold"]);
+    if (settings.Runs(Telemetry.Name))
+        await Step($"{Telemetry.Name}: {settings.WebhookMessages} webhook messages on a Hub with telemetry off, with /metrics scraped every second, "
+            + $"with OTLP export; {settings.TelemetryRounds} round(s)",
+            async () => results[Telemetry.Name] = await Telemetry.RunAsync(run), [Telemetry.Name]);
 }
 
 Report.Sanitize(results);
@@ -106,6 +110,7 @@ var document = new JsonObject
     ["dispatch"] = results["dispatch"]?.DeepClone(),
     ["retry_storm"] = results["retry_storm"]?.DeepClone(),
     ["sse_hold"] = results["sse_hold"]?.DeepClone(),
+    ["telemetry"] = results[Telemetry.Name]?.DeepClone(),
     ["goals"] = Report.GoalsJson(results, settings.Quick),
     ["machine"] = machine,
     ["run"] = new JsonObject

@@ -133,6 +133,23 @@ public static class Report
         Row("", "still in flight at the deadline", F("retry_storm", "still_in_flight_at_deadline", 0));
         Row("sse_hold", "streams held / RSS (MB)", $"{F("sse_hold", "streams", 0)} / {F("sse_hold", "rss_mb", 1)}");
         Row("", "idle RSS (MB), KB per stream", $"{F("sse_hold", "idle_rss_mb", 1)}, {F("sse_hold", "kb_per_stream", 1)}");
+        if (results["telemetry"] is JsonObject telemetry && telemetry["off"] is not null)
+        {
+            // Only when asked for (--only telemetry): a default run does not measure it.
+            string T(string mode, string field, int digits = 2) =>
+                Num(telemetry[mode]?[field]) is { } v ? v.ToString("N" + digits, CultureInfo.InvariantCulture) : "—";
+            string Cost(string mode) => Num(telemetry[mode]?["cpu_cost_vs_off_pct"]) is { } v
+                ? $", {v:+0.0;-0.0} % vs off" + (Num(telemetry[mode]?["cpu_cost_vs_off_pct_median_of_rounds"]) is { } r ? $" ({r:+0.0;-0.0} % round by round)" : "")
+                : "";
+            var first = true;
+            foreach (var mode in new[] { "off", "metrics", "otlp" })
+            {
+                Row(first ? "telemetry" : "", $"{mode}: hub CPU per message (ms), msgs/s",
+                    $"{T(mode, "hub_cpu_ms_per_message", 3)}{Cost(mode)}, {T(mode, "msgs_per_s", 0)}");
+                first = false;
+            }
+            Row("", "rounds, messages each", $"{F("telemetry", "rounds", 0)}, {F("telemetry", "messages", 0)}");
+        }
 
         var sb = new StringBuilder();
         sb.AppendLine($"Hub.Bench {(quick ? "--quick" : "(full)")} on {machine["nproc"]} × {machine["cpu"]}, {machine["memory_gb"]} GB, {machine["runtime"]}, load average {machine["load_average_at_start"]} at start, {LoadAverage()} at end");

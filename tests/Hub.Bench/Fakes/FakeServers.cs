@@ -11,9 +11,9 @@ using Microsoft.Extensions.Logging;
 namespace Hub.Bench.Fakes;
 
 /// <summary>
-/// <c>Hub.Bench serve-fakes</c>: the fake LLM and the webhook receiver, each a Kestrel server on its own
-/// loopback port, in a process of their own so that their CPU is not the hub's. Prints one line
-/// <c>FAKES {"llm":…,"receiver":…}</c> when both listen, and exits when its standard input closes (the
+/// <c>Hub.Bench serve-fakes</c>: the fake LLM, the webhook receiver and an OTLP sink, each a Kestrel server on its
+/// own loopback port, in a process of their own so that their CPU is not the hub's. Prints one line
+/// <c>FAKES {"llm":…,"receiver":…,"otlp":…}</c> when all three listen, and exits when its standard input closes (the
 /// bench went away).
 /// </summary>
 public static class FakeServers
@@ -31,14 +31,19 @@ public static class FakeServers
         receiver.MapPost("/control/hooks/{name}", (RequestDelegate)WebhookReceiver.ConfigureAsync);
         receiver.MapGet("/control/hooks/{name}", (RequestDelegate)WebhookReceiver.StatsAsync);
 
+        var otlp = Build();
+        otlp.MapPost("/v1/{signal}", (RequestDelegate)OtlpSink.ReceiveAsync);
+        otlp.MapGet("/control/otlp", (RequestDelegate)OtlpSink.StatsAsync);
+
         await llm.StartAsync();
         await receiver.StartAsync();
-        var ready = new JsonObject { ["llm"] = Address(llm), ["receiver"] = Address(receiver) };
+        await otlp.StartAsync();
+        var ready = new JsonObject { ["llm"] = Address(llm), ["receiver"] = Address(receiver), ["otlp"] = Address(otlp) };
         Console.Out.WriteLine(ReadyPrefix + ready.ToJsonString());
         Console.Out.Flush();
 
         await Task.Run(() => Console.In.ReadToEnd());
-        await Task.WhenAll(llm.StopAsync(), receiver.StopAsync()).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+        await Task.WhenAll(llm.StopAsync(), receiver.StopAsync(), otlp.StopAsync()).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
         return 0;
     }
 

@@ -11,17 +11,20 @@ public sealed class FakesProcess : IAsyncDisposable
     private readonly ChildProcess _process;
     private readonly HttpClient _control;
 
-    private FakesProcess(ChildProcess process, string llm, string receiver)
+    private FakesProcess(ChildProcess process, string llm, string receiver, string otlp)
     {
         _process = process;
         LlmUrl = llm;
         ReceiverUrl = receiver;
+        OtlpUrl = otlp;
         _control = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
     }
 
     /// <summary>Base URL of the fake LLM (Hub's <c>HUB_LLM_BASE_URL</c> is this plus <c>/v1</c>).</summary>
     public string LlmUrl { get; }
     public string ReceiverUrl { get; }
+    /// <summary>Base URL of the OTLP/HTTP sink: Hub's <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (the exporter adds <c>/v1/traces</c> etc.).</summary>
+    public string OtlpUrl { get; }
     public ChildProcess Process => _process;
 
     public string HookUrl(string name) => $"{ReceiverUrl}/hooks/{name}";
@@ -40,7 +43,7 @@ public sealed class FakesProcess : IAsyncDisposable
         });
         var line = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
         var json = JsonNode.Parse(line)!;
-        return new FakesProcess(process, json["llm"]!.GetValue<string>(), json["receiver"]!.GetValue<string>());
+        return new FakesProcess(process, json["llm"]!.GetValue<string>(), json["receiver"]!.GetValue<string>(), json["otlp"]!.GetValue<string>());
     }
 
     /// <summary>This program again, with <paramref name="command"/>: the apphost if there is one, else <c>dotnet exec</c>.</summary>
@@ -79,6 +82,9 @@ public sealed class FakesProcess : IAsyncDisposable
         var json = (await _control.GetFromJsonAsync<JsonObject>($"{LlmUrl}/control/llm"))!;
         return (json["requests"]!.GetValue<long>(), json["in_flight"]!.GetValue<long>());
     }
+
+    /// <summary>What the OTLP sink has received so far: per signal (<c>traces</c>, <c>metrics</c>, <c>logs</c>) posts, bytes, items, unreadable.</summary>
+    public async Task<JsonObject> OtlpAsync() => (await _control.GetFromJsonAsync<JsonObject>($"{OtlpUrl}/control/otlp"))!;
 
     public async ValueTask DisposeAsync()
     {

@@ -76,6 +76,7 @@ public static class Webhooks
             ["concurrency"] = settings.WebhookConcurrency,
             ["conversations"] = conversations.Length,
             ["warmup_seconds"] = Round(warmSeconds, 3),
+            ["warmup_messages"] = warmSent.Accepted.Count,
             ["bad_signatures"] = stats.BadSignatures,
             ["tries"] = stats.Tries,
             ["hub_cpu_ms_per_message"] = Round(cpuMs.Sum() / received, 3),
