@@ -38,9 +38,15 @@ public static class TelemetryExtensions
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r =>
             {
-                // OTEL_SERVICE_NAME, when set, names the process (e.g. hub-api, hub-worker); OTEL_RESOURCE_ATTRIBUTES adds to it.
-                if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_SERVICE_NAME"]))
-                    r.AddService("hub", serviceVersion: typeof(TelemetryExtensions).Assembly.GetName().Version?.ToString());
+                // OTEL_SERVICE_NAME, when set, names the process (e.g. hub-api, hub-dispatcher). Each process is an instance
+                // of its own (host name and PID: two API replicas are two series, not one that flips between them), unless
+                // OTEL_RESOURCE_ATTRIBUTES names it.
+                var name = builder.Configuration["OTEL_SERVICE_NAME"];
+                var named = builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"]?.Contains("service.instance.id=", StringComparison.Ordinal) == true;
+                r.AddService(string.IsNullOrWhiteSpace(name) ? "hub" : name,
+                    serviceVersion: typeof(TelemetryExtensions).Assembly.GetName().Version?.ToString(),
+                    autoGenerateServiceInstanceId: false,
+                    serviceInstanceId: named ? null : $"{Environment.MachineName}-{Environment.ProcessId}");
                 r.AddAttributes([new("hub.roles", hub.Roles)]);
             })
             .WithMetrics(metrics =>
