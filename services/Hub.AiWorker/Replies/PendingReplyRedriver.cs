@@ -1,7 +1,6 @@
 using Dapper;
 using Hub.Contracts;
 using Hub.Core.Data;
-using Hub.Core.Telemetry;
 using Hub.Core.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Hosting;
@@ -25,7 +24,7 @@ public sealed class PendingReplyRedriver(
     IOptions<HubOptions> hub,
     ILogger<PendingReplyRedriver> logger) : BackgroundService
 {
-    private sealed record Due(string Id, string ConversationId, string BotId, long RedriveAt, string? TraceParent);
+    private sealed record Due(string Id, string ConversationId, string BotId, long RedriveAt);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -80,7 +79,7 @@ public sealed class PendingReplyRedriver(
         await using var c = await db.OpenAsync(ct);
         var due = (await c.QueryAsync<Due>(new CommandDefinition(
             $"""
-            SELECT id, conversation_id, bot_id, redrive_at, trace_parent FROM messages
+            SELECT id, conversation_id, bot_id, redrive_at FROM messages
             WHERE reply_state IN ('pending', 'working') AND redrive_at <= @cutoff
             ORDER BY redrive_at {db.Dialect.LimitClause}
             """,
@@ -104,9 +103,7 @@ public sealed class PendingReplyRedriver(
                 """,
                 new { next, message.Id, message.RedriveAt }, ct);
             if (taken == 0) continue;
-            // In the trace of the request that accepted the message, as its first ProduceReply was.
-            using (HubTracing.StartRedrive(message.TraceParent))
-                await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, StreamDeltas: false), ct);
+            await bus.Publish(new ProduceReply(message.Id, message.ConversationId, message.BotId, StreamDeltas: false), ct);
             published++;
         }
         if (published > 0) logger.LogInformation("Re-drove {Count} unanswered messages", published);

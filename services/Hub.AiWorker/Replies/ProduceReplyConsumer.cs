@@ -41,6 +41,8 @@ public sealed class ProduceReplyConsumer(
                 await replies.SendAsync(context, context.Message.ReplyAddress, new ReplySkipped(command.MessageId, command.ConversationId, notWithBot.Status), ct);
                 return;
             case ReplyStore.Claimed claimed:
+                // The request's trace, from the store: the reply's LLM call and webhook deliveries belong to it.
+                using (HubTracing.StartReply(claimed.Message.TraceParent))
                 try
                 {
                     await AnswerAsync(context, claimed, ct);

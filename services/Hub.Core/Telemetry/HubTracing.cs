@@ -16,7 +16,7 @@ public static class HubTracing
 
     public const string WebhooksSourceName = "Hub.Webhooks";
 
-    /// <summary>A re-driven reply's publish, parented on the trace stored with the user message.</summary>
+    /// <summary>One span per reply the AI worker produces, parented on the trace stored with the user message.</summary>
     public static readonly ActivitySource Replies = new(RepliesSourceName);
 
     public const string RepliesSourceName = "Hub.Replies";
@@ -35,13 +35,20 @@ public static class HubTracing
     public static string? CurrentTraceState() => Activity.Current?.TraceStateString is { Length: > 0 and <= 512 } state ? state : null;
 
     /// <summary>
-    /// The span a re-driven <c>ProduceReply</c> is published in: a child of the request that accepted the message
-    /// (its stored <c>traceparent</c>), never of whatever the sweeper ran before. Dispose it after the publish.
+    /// The span the AI worker answers a message in: in the trace of the request that accepted it (the message's
+    /// stored <c>traceparent</c>). With OpenTelemetry on, MassTransit's consume span is already in that trace and
+    /// this nests in it; with telemetry off there is no consume span, and the stored context alone carries the
+    /// trace, so the bus needs no propagation of its own. A re-driven message is consumed in a trace of the
+    /// sweeper's: the reply still joins the request's trace, linked to the bus's.
     /// </summary>
-    public static Activity? StartRedrive(string? traceParent)
+    public static Activity? StartReply(string? storedTraceParent)
     {
-        Activity.Current = null;
-        return Replies.StartActivity("reply redrive", ActivityKind.Producer, ParentFrom(traceParent, null));
+        var stored = ParentFrom(storedTraceParent, null);
+        var current = Activity.Current;
+        if (current is not null && (stored == default || current.TraceId == stored.TraceId))
+            return Replies.StartActivity("reply", ActivityKind.Internal);
+        ActivityLink[]? links = current is null ? null : [new ActivityLink(current.Context)];
+        return Replies.StartActivity("reply", ActivityKind.Internal, stored, links: links);
     }
 
     /// <summary>A stored <c>traceparent</c> (and <c>tracestate</c>) as a remote parent, or default when there is none or it is malformed.</summary>
