@@ -11,7 +11,7 @@ public static class HubTracing
     /// <summary>Every source below: OpenTelemetry subscribes to this pattern.</summary>
     public const string SourcePattern = "Hub.*";
 
-    /// <summary>One span per webhook try, parented on the trace stored with the delivery.</summary>
+    /// <summary>One span per webhook try, parented on the trace stored with the delivery (only when OpenTelemetry listens).</summary>
     public static readonly ActivitySource Webhooks = new(WebhooksSourceName);
 
     public const string WebhooksSourceName = "Hub.Webhooks";

@@ -3,16 +3,15 @@ using System.Diagnostics;
 namespace Hub.Core.Telemetry;
 
 /// <summary>
-/// Keeps a request's trace going into its reply and every webhook try even when nothing is exported. The
-/// trace crosses the bus and the hours before a retry through the store (the <c>traceparent</c> kept with a
-/// waiting message and with each delivery), and <see cref="HubTracing.Replies"/> and
-/// <see cref="HubTracing.Webhooks"/> pick it up from there; but a source only makes an activity when someone
-/// listens. This listener asks those two for the propagation data alone (no attributes, nothing recorded): one
-/// activity per reply and per webhook try, so the LLM call, the stored deliveries and the POST's
-/// <c>traceparent</c> (HttpClient adds it) carry the caller's trace with telemetry off. MassTransit is not
-/// listened to here: its send, receive and consume activities on every bus message cost about 5 % of a
-/// webhook-mode message's CPU (bench webhook_e2e) for a trace the store already carries. With OpenTelemetry on,
-/// its sampler decides for every source, MassTransit's included.
+/// Keeps a request's trace going into its reply even when nothing is exported. The trace crosses the bus and
+/// the hours before a webhook retry through the store: the <c>traceparent</c> kept with a waiting message, and
+/// with each delivery (the dispatcher sends that one as it is when no span of its own is wanted). The AI worker
+/// answers inside a span of <see cref="HubTracing.Replies"/> parented on the message's, so that the deliveries
+/// the reply records, and the LLM call, carry the caller's trace; but a source only makes an activity when
+/// someone listens. This listener asks that source for the propagation data alone (no attributes, nothing
+/// recorded): one activity per reply. MassTransit is not listened to here: its send, receive and consume
+/// activities on every bus message cost about 5 % of a webhook-mode message's CPU (bench webhook_e2e) for a
+/// trace the store already carries. With OpenTelemetry on, its sampler decides for every source.
 /// One per process: a listener is process-wide in .NET, as is the trace context it keeps.
 /// </summary>
 public static class TracePropagation
@@ -28,7 +27,7 @@ public static class TracePropagation
             _listener = new ActivityListener
             {
                 // By name, not by reference: HubTracing's sources may be created while this very listener is asked about them.
-                ShouldListenTo = source => source.Name is HubTracing.WebhooksSourceName or HubTracing.RepliesSourceName,
+                ShouldListenTo = source => source.Name is HubTracing.RepliesSourceName,
                 Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
             };
             ActivitySource.AddActivityListener(_listener);

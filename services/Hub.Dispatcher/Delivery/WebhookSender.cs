@@ -18,7 +18,9 @@ public enum AttemptOutcome { Succeeded, Failed, Gone }
 public sealed record AttemptResult(AttemptOutcome Outcome, int? StatusCode, long LatencyMs, string? Error, string? ResponseExcerpt, TimeSpan? RetryAfter,
     bool TimedOut = false);
 
-public sealed record WebhookRequest(string Url, string Id, long Timestamp, string Signature, byte[] Body);
+/// <param name="TraceParent">Sent as <c>traceparent</c> (with <c>tracestate</c>) when no span of this try does it through HttpClient.</param>
+public sealed record WebhookRequest(string Url, string Id, long Timestamp, string Signature, byte[] Body,
+    string? TraceParent = null, string? TraceState = null);
 
 /// <summary>
 /// One HTTP try of a webhook, inside a Polly pipeline: a timeout over the whole try and one immediate
@@ -78,6 +80,11 @@ public sealed class WebhookSender : IDisposable
                     request.Headers.TryAddWithoutValidation("webhook-id", webhook.Id);
                     request.Headers.TryAddWithoutValidation("webhook-timestamp", webhook.Timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
                     request.Headers.TryAddWithoutValidation("webhook-signature", webhook.Signature);
+                    if (webhook.TraceParent is not null)
+                    {
+                        request.Headers.TryAddWithoutValidation("traceparent", webhook.TraceParent);
+                        if (webhook.TraceState is not null) request.Headers.TryAddWithoutValidation("tracestate", webhook.TraceState);
+                    }
                     using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
                     var excerpt = await ExcerptAsync(response, token);
                     var status = (int)response.StatusCode;
