@@ -29,7 +29,7 @@ public sealed class TypingTracker(IHubContext<InboxHub> hub, HubDb db, TimeProvi
         public readonly string BotId = botId;
         public readonly ClaimsPrincipal Agent = agent;
         public ITimer? Timer;
-        /// <summary>Expiry moved by a signal that raced the timer firing: the timer's callback leaves this entry alone.</summary>
+        /// <summary>When the indicator expires (the clock's timestamp): the timer's callback checks it, not its own firing.</summary>
         public long Deadline;
     }
 
@@ -73,8 +73,16 @@ public sealed class TypingTracker(IHubContext<InboxHub> hub, HubDb db, TimeProvi
         var (key, typing) = ((ValueTuple<string, string>, Typing))state!;
         lock (_lock)
         {
-            if (clock.GetTimestamp() < typing.Deadline) return;
             if (!_active.TryGetValue(key, out var current) || current != typing) return;
+            var left = typing.Deadline - clock.GetTimestamp();
+            if (left > 0)
+            {
+                // Early: a signal moved the deadline while this callback was on its way, or the timer (which counts
+                // in milliseconds of its own) fired a little before the deadline as the clock's timestamp reads it.
+                // Either way the indicator stays until its deadline: wait for the rest, or it would never expire.
+                typing.Timer!.Change(TimeSpan.FromSeconds(Math.Max((double)left / clock.TimestampFrequency, 0.001)), Timeout.InfiniteTimeSpan);
+                return;
+            }
             _active.Remove(key);
             typing.Timer!.Dispose();
         }

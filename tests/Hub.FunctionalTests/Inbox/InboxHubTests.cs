@@ -301,6 +301,27 @@ public sealed class InboxTypingTests(InboxHubFixture fixture) : IClassFixture<In
         Assert.Equal(0, tracker.Active);
     }
 
+    [Fact]
+    public async Task A_timer_that_fires_before_the_deadline_still_ends_the_indicator_at_the_deadline()
+    {
+        // The system timer counts milliseconds of its own and may fire a little before the deadline as the
+        // clock's timestamp reads it; the indicator then stuck for good ("typing" never turned inactive).
+        var bot = await _hub.CreateInboxBotAsync();
+        var conversationId = await bot.NewConversationAsync();
+        var clock = new ManualClock();
+        var tracker = new TypingTracker(_hub.Services.GetRequiredService<Microsoft.AspNetCore.SignalR.IHubContext<InboxHub>>(), _hub.Services.GetRequiredService<HubDb>(), clock,
+            NullLogger<TypingTracker>.Instance);
+        var ada = Agent("agt_ada");
+
+        await tracker.SignalAsync(ada, conversationId);
+        clock.Advance(TypingTracker.Expiry - TimeSpan.FromMilliseconds(2));
+        clock.FireEarly();
+
+        Assert.Equal((1, 1), (tracker.Active, clock.LiveTimers));
+        clock.Advance(TimeSpan.FromMilliseconds(2));
+        Assert.Equal((0, 0), (tracker.Active, clock.LiveTimers));
+    }
+
     /// <summary>An agent allowed every bot, as the inbox hub sees one.</summary>
     private static ClaimsPrincipal Agent(string id) => new(new ClaimsIdentity(
         [new Claim(HubClaims.AgentIdClaim, id), new Claim(HubClaims.AgentNameClaim, id), new Claim(ClaimTypes.Role, HubClaims.AgentRole)], "test"));
@@ -321,6 +342,18 @@ public sealed class InboxTypingTests(InboxHubFixture fixture) : IClassFixture<In
             lock (_timers) { _timers.Add(timer); CreatedTimers++; }
             timer.Change(dueTime, period);
             return timer;
+        }
+
+        /// <summary>Every armed timer fires now, before it is due (as a system timer may, by a millisecond or so).</summary>
+        public void FireEarly()
+        {
+            List<ManualTimer> armed;
+            lock (_timers) armed = _timers.Where(t => t.Due is not null).ToList();
+            foreach (var timer in armed)
+            {
+                timer.Due = null;
+                timer.Callback(timer.State);
+            }
         }
 
         public void Advance(TimeSpan by)
