@@ -16,6 +16,13 @@ namespace Hub.Core.Telemetry;
 /// </summary>
 public static class TracePropagation
 {
+    /// <summary>
+    /// ASP.NET Core's SignalR hub invocations: each is a trace of its own (linked to the connection's), so that an
+    /// agent's reply, claim or close records its events in that trace rather than in the trace of the WebSocket's
+    /// request, which lasts as long as the agent's session.
+    /// </summary>
+    private const string SignalRServer = "Microsoft.AspNetCore.SignalR.Server";
+
     private static readonly Lock Gate = new();
     private static ActivityListener? _listener;
 
@@ -27,7 +34,7 @@ public static class TracePropagation
             _listener = new ActivityListener
             {
                 // By name, not by reference: HubTracing's sources may be created while this very listener is asked about them.
-                ShouldListenTo = source => source.Name is HubTracing.RepliesSourceName,
+                ShouldListenTo = source => source.Name is HubTracing.RepliesSourceName or SignalRServer,
                 Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
             };
             ActivitySource.AddActivityListener(_listener);

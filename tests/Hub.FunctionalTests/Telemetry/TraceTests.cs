@@ -138,6 +138,25 @@ public sealed partial class TraceTests
     }
 
     [Fact]
+    public async Task Each_agent_action_over_the_inbox_hub_is_a_trace_of_its_own_not_the_connections()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var hub = HubFixture.With(Hub.FunctionalTests.Inbox.InboxKit.Settings());
+        var bot = await Hub.FunctionalTests.Inbox.InboxKit.CreateInboxBotAsync(hub, receiver.Url);
+        var agent = await Hub.FunctionalTests.Inbox.InboxKit.CreateAgentAsync(hub, [bot.Id]);
+        await using var inbox = await Hub.FunctionalTests.Inbox.SignalRTestClient.ConnectAsync(hub.Server, agent.Token);
+        var conversation = await Hub.FunctionalTests.Inbox.InboxKit.NewConversationAsync(bot);
+        Assert.Null((await inbox.InvokeAsync("Claim", conversation))["error"]);
+
+        Assert.Null((await inbox.InvokeAsync("Reply", conversation, "First answer."))["error"]);
+        Assert.Null((await inbox.InvokeAsync("Reply", conversation, "Second answer."))["error"]);
+
+        var replies = await receiver.WaitForAsync(2, r => r.Type == "message.reply");
+        var traces = replies.Select(r => TraceParent(r.Header("traceparent")).TraceId).ToList();
+        Assert.NotEqual(traces[0], traces[1]);
+    }
+
+    [Fact]
     public async Task A_webhook_post_carries_a_traceparent_when_the_caller_sent_none()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
